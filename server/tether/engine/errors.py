@@ -1,0 +1,49 @@
+"""Exceptions that cross module boundaries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class TransientError(Exception):
+    """Raised by step code for a failure worth retrying (the retry policy allows it)."""
+
+
+class StepSkipped(Exception):  # noqa: N818 - it is an outcome, not an error
+    """Raised by step code to finish as `skipped`, with the message as the reason."""
+
+
+class StepFailed(Exception):  # noqa: N818 - it is an outcome
+    """A step failure whose message is already the one-line story (no type prefix)."""
+
+
+class WorkflowError(Exception):
+    """A workflow file or invocation that cannot run: one line naming file, line and field."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Path | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.message = message
+        self.path = path
+        self.line = line
+        self.field = field
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = ""
+        if self.path is not None:
+            where = str(self.path)
+            if self.line is not None:
+                where += f":{self.line}"
+            where += ": "
+        field = f"{self.field}: " if self.field else ""
+        return f"{where}{field}{self.message}"
+
+
+class RunIdError(ValueError):
+    """A run id that does not match ^[a-z0-9][a-z0-9._-]{0,127}$; refused before any path."""
