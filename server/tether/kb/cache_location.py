@@ -1,0 +1,42 @@
+"""Where the shared docs cache lives on disk, and creating it private to the user."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+CACHE_DIR_ENV = "TETHER_CACHE_DIR"
+"""Environment variable that overrides the cache directory."""
+
+DIRECTORY_MODE = 0o700
+
+
+def default_cache_directory(environ: Mapping[str, str] | None = None) -> Path:
+    """`$TETHER_CACHE_DIR` when set and non-empty, else the platform's user cache dir + /docs."""
+    env = os.environ if environ is None else environ
+    override = env.get(CACHE_DIR_ENV, "").strip()
+    if override:
+        return Path(override).expanduser()
+    import platformdirs  # lazily: only needed when no override is given
+
+    return Path(platformdirs.user_cache_dir("tether")) / "docs"
+
+
+def ensure_private_directory(directory: Path) -> Path:
+    """Create `directory` (and parents) if missing; the directory itself is created mode 0700.
+
+    An existing directory is left as it is: it may be a path the user chose on purpose.
+    Raises OSError when it cannot be created.
+    """
+    if directory.is_dir():
+        return directory
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(mode=DIRECTORY_MODE)
+    except FileExistsError:
+        # Another process created it between the check and mkdir; that is fine.
+        return directory
+    # mkdir's mode is filtered by the umask; say exactly what we mean.
+    directory.chmod(DIRECTORY_MODE)
+    return directory
