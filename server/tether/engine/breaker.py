@@ -26,7 +26,9 @@ class BreakerOpenError(Exception):
     def __init__(self, name: str, retry_in: float) -> None:
         self.name = name
         self.retry_in = retry_in
-        super().__init__(f"{name}: circuit open after repeated failures; next probe in {retry_in:.1f}s")
+        super().__init__(
+            f"{name}: circuit open after repeated failures; next probe in {retry_in:.1f}s"
+        )
 
 
 @dataclass

@@ -9,11 +9,11 @@ class TransientError(Exception):
     """Raised by step code for a failure worth retrying (the retry policy allows it)."""
 
 
-class StepSkipped(Exception):  # noqa: N818 - it is an outcome, not an error
+class StepSkipped(Exception):
     """Raised by step code to finish as `skipped`, with the message as the reason."""
 
 
-class StepFailed(Exception):  # noqa: N818 - it is an outcome
+class StepFailed(Exception):
     """A step failure whose message is already the one-line story (no type prefix)."""
 
 
@@ -47,3 +47,11 @@ class WorkflowError(Exception):
 
 class RunIdError(ValueError):
     """A run id that does not match ^[a-z0-9][a-z0-9._-]{0,127}$; refused before any path."""
+
+
+class StepWaiting(Exception):
+    """Raised by an agent step: the run waits (resumable) until a result is handed in."""
+
+    def __init__(self, request: object) -> None:
+        self.request = request
+        super().__init__("waiting for a result")

@@ -1,0 +1,169 @@
+"""`tether run` and `tether resume`: drive one invocation with progress and exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from tether.cli.errors import (
+    EXIT_CANCELLED,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_RESUMABLE,
+    fail,
+)
+
+if TYPE_CHECKING:
+    from tether.engine.execution import Execution
+    from tether.engine.state import RunState
+
+
+def parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            fail(f"-p expects KEY=VALUE, got {pair!r}")
+        params[key.strip()] = value
+    return params
+
+
+def parse_budget(text: str | None) -> float | None:
+    if text is None:
+        return None
+    from tether.engine.durations import parse_duration
+
+    try:
+        budget = parse_duration(text)
+    except ValueError as error:
+        fail(f"--budget: {error}")
+    if budget <= 0:
+        fail("--budget must be greater than zero")
+    return budget
+
+
+def exit_code_for(state: RunState) -> int:
+    from tether.engine.state import RunStatus
+
+    if state.status is RunStatus.SUCCEEDED:
+        return EXIT_OK
+    if state.status is RunStatus.PAUSED and state.reason == "interrupted":
+        return EXIT_INTERRUPTED
+    if state.status in (RunStatus.PAUSED, RunStatus.WAITING):
+        return EXIT_RESUMABLE
+    if state.status is RunStatus.CANCELLED:
+        return EXIT_CANCELLED
+    return EXIT_FAILED
+
+
+def drive(execution: Execution, *, as_json: bool, budget: float | None, workspace: Path) -> None:
+    """Run to the end or a pause, render progress, print the outcome, exit with its code."""
+    from tether.cli.render_plain import PlainRenderer
+    from tether.cli.summary import summary_lines
+    from tether.engine.runids import resume_command
+    from tether.engine.runner import StopReason
+
+    live = None
+    if not as_json:
+        if sys.stdout.isatty():
+            from tether.cli.render_rich import RichRenderer
+
+            live = RichRenderer(
+                f"{execution.spec.name} · {execution.run_id}", [s.id for s in execution.spec.steps]
+            )
+            execution.bus.subscribe(live)
+        else:
+            execution.bus.subscribe(PlainRenderer())
+
+    interrupts = 0
+
+    def on_signal(_signal: int) -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts > 1:
+            os._exit(EXIT_INTERRUPTED)  # a second Ctrl-C means now
+        execution.stop(StopReason.INTERRUPTED)
+
+    async def main() -> RunState:
+        from tether.engine.platform import install_stop_signals
+
+        restore = install_stop_signals(on_signal)
+        try:
+            return await execution.run()
+        finally:
+            restore()
+
+    with live if live is not None else contextlib.nullcontext():
+        state = _run_loop(main())
+    cwd = Path.cwd().resolve()
+    resume = (
+        resume_command(
+            state.run_id, budget=budget, workspace=None if workspace == cwd else workspace
+        )
+        if state.resumable
+        else None
+    )
+    if as_json:
+        from tether.cli.output import print_json
+
+        print_json(state.to_json(resume))
+    else:
+        click.echo("\n".join(summary_lines(state, resume)))
+    code = exit_code_for(state)
+    if execution.runner.abandoned:
+        # Abandoned step code cannot be stopped; exiting hard is the only way not to wait
+        # for it (the interpreter would join its threads and tasks).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+def _run_loop(coroutine: object) -> RunState:
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)  # type: ignore[arg-type]
+    finally:
+        # Deliberately no cancel-and-gather of leftover tasks (asyncio.run would): an
+        # abandoned step that ignores cancellation would make that wait forever.
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        if not pending:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+
+@click.command("run")
+@click.argument("workflow")
+@click.option("-p", "params", multiple=True, metavar="KEY=VALUE", help="Set a parameter.")
+@click.option("--budget", metavar="DURATION", help="Pause (resumably) after this long, e.g. 50s.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object at the end.")
+@click.option("-C", "directory", default=".", help="Workspace directory.")
+def run(
+    workflow: str, params: tuple[str, ...], budget: str | None, as_json: bool, directory: str
+) -> None:
+    """Run WORKFLOW in the workspace."""
+    from tether.engine.errors import WorkflowError
+    from tether.engine.execution import Execution
+    from tether.engine.loader import apply_params, resolve_workflow
+    from tether.steps.registry import builtin_kinds
+
+    workspace = Path(directory).resolve()
+    if not workspace.is_dir():
+        fail(f"-C {directory}: not a directory")
+    budget_seconds = parse_budget(budget)
+    overrides = parse_params(params)
+    kinds = builtin_kinds()
+    try:
+        spec = resolve_workflow(workflow, workspace, kinds)
+        values = apply_params(spec, overrides)
+    except WorkflowError as error:
+        fail(str(error))
+    execution = Execution.new(spec, values, workspace, kinds, budget=budget_seconds)
+    drive(execution, as_json=as_json, budget=budget_seconds, workspace=workspace)

@@ -1,0 +1,38 @@
+"""Run blocking callables off the event loop in daemon threads.
+
+Not asyncio.to_thread: its executor threads are joined at interpreter exit and by
+asyncio.run's shutdown, so one sync step blocked forever would hang the whole process at
+exit. A step that ignores its deadline must be abandonable; a daemon thread is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+async def run_in_daemon_thread(function: Callable[..., T], *args: Any, name: str = "tether") -> T:
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def deliver(outcome: Callable[[], None]) -> None:
+        if not future.done():
+            outcome()
+
+    def target() -> None:
+        try:
+            result = context.run(function, *args)
+        except BaseException as error:  # noqa: BLE001 - handed to the awaiting coroutine
+            caught = error
+            loop.call_soon_threadsafe(deliver, lambda: future.set_exception(caught))
+        else:
+            loop.call_soon_threadsafe(deliver, lambda: future.set_result(result))
+
+    threading.Thread(target=target, name=name, daemon=True).start()
+    return await future

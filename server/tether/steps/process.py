@@ -1,0 +1,102 @@
+"""Run a subprocess for a step: own process group, streamed lines, nothing left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tether.engine.context import StepContext
+from tether.engine.platform import (
+    group_alive,
+    kill_group_now,
+    new_process_group_options,
+    terminate_group,
+)
+
+_MAX_LINE = 8192
+_TAIL_LINES = 200
+# After the main process exits, how long leftover holders of its pipes may keep writing.
+_DRAIN_AFTER_EXIT = 0.5
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    exit_code: int
+    tail: str
+    """The last lines of stdout and stderr, interleaved as they arrived."""
+
+
+async def run_process(
+    ctx: StepContext,
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    kill_grace: float = 2.0,
+) -> ProcessResult:
+    """Every output line becomes partial output (and so a heartbeat).
+
+    On cancellation the whole process group gets SIGTERM, `kill_grace` seconds, then
+    SIGKILL; the same sweep runs after a normal exit for anything the command left behind.
+    """
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        **new_process_group_options(),
+    )
+    pgid = process.pid
+    ctx.on_cleanup(lambda: kill_group_now(pgid) if group_alive(pgid) else None)
+    tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
+    assert process.stdout is not None and process.stderr is not None
+    readers = [
+        asyncio.create_task(_pump(process.stdout, ctx, tail)),
+        asyncio.create_task(_pump(process.stderr, ctx, tail)),
+    ]
+    try:
+        exit_code = await process.wait()
+        _, still_reading = await asyncio.wait(readers, timeout=_DRAIN_AFTER_EXIT)
+        if still_reading or group_alive(pgid):
+            kill_group_now(pgid)
+            await asyncio.wait(readers, timeout=1.0)
+    except asyncio.CancelledError:
+        await asyncio.shield(terminate_group(pgid, kill_grace, process))
+        raise
+    finally:
+        for reader in readers:
+            reader.cancel()
+    return ProcessResult(exit_code, "\n".join(tail))
+
+
+async def _pump(
+    stream: asyncio.StreamReader, ctx: StepContext, tail: collections.deque[str]
+) -> None:
+    pending = b""
+    while True:
+        chunk = await stream.read(65536)
+        if not chunk:
+            break
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for raw in lines:
+            _deliver(raw, ctx, tail)
+        if len(pending) > _MAX_LINE:
+            _deliver(pending, ctx, tail)
+            pending = b""
+    if pending:
+        _deliver(pending, ctx, tail)
+
+
+def _deliver(raw: bytes, ctx: StepContext, tail: collections.deque[str]) -> None:
+    line = raw[:_MAX_LINE].decode("utf-8", errors="replace").rstrip("\r")
+    tail.append(line)
+    with contextlib.suppress(RuntimeError):  # loop closing under an abandoned step
+        ctx.emit(line)

@@ -1,0 +1,67 @@
+"""The `python` step kind: `call = "module:function"`, async or sync, from the workspace."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from tether.engine.context import StepContext
+from tether.engine.errors import StepFailed
+from tether.engine.spec import StepSpec
+from tether.engine.threads import run_in_daemon_thread
+
+_FIELDS = {"call", "inputs"}
+_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+_MARGIN = 0.5
+
+
+class PythonKind:
+    name = "python"
+
+    def validate(self, options: Mapping[str, Any]) -> list[tuple[str, str]]:
+        problems = [
+            (key, "unknown field for a python step") for key in options if key not in _FIELDS
+        ]
+        call = options.get("call")
+        if not isinstance(call, str) or not _TARGET.match(call):
+            problems.append(("call", 'a python step needs call = "package.module:function"'))
+        if not isinstance(options.get("inputs", {}), dict):
+            problems.append(("inputs", "must be a table"))
+        return problems
+
+    def cancel_grace(self, step: StepSpec) -> float:
+        return step.kill_grace + _MARGIN
+
+    async def execute(self, ctx: StepContext) -> Any:
+        function = await run_in_daemon_thread(
+            _resolve, str(ctx.options["call"]), str(ctx.workspace)
+        )
+        if inspect.iscoroutinefunction(function):
+            return await function(ctx)
+        result = await run_in_daemon_thread(function, ctx, name=f"tether-step-{ctx.step.id}")
+        if inspect.isawaitable(result):
+            return await result
+        return result
+
+
+def _resolve(target: str, workspace: str) -> Any:
+    module_name, _, attribute = target.partition(":")
+    # Steps call project code by module path, as `python -m` would from the workspace.
+    if workspace not in sys.path:
+        sys.path.insert(0, workspace)
+    try:
+        value: Any = importlib.import_module(module_name)
+    except ImportError as error:
+        raise StepFailed(f"cannot import {module_name!r} for call {target!r}: {error}") from error
+    for part in attribute.split("."):
+        try:
+            value = getattr(value, part)
+        except AttributeError as error:
+            raise StepFailed(f"{target!r}: {module_name} has no {attribute!r}") from error
+    if not callable(value):
+        raise StepFailed(f"{target!r} is not callable")
+    return value

@@ -1,0 +1,12 @@
+"""The step kinds front ends hand to the engine."""
+
+from __future__ import annotations
+
+from tether.engine.kinds import StepKind
+from tether.steps.command import CommandKind
+from tether.steps.python_call import PythonKind
+
+
+def builtin_kinds() -> dict[str, StepKind]:
+    kinds: list[StepKind] = [CommandKind(), PythonKind()]
+    return {kind.name: kind for kind in kinds}
