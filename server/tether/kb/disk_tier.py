@@ -46,6 +46,10 @@ DISKCACHE_SETTINGS: dict[str, Any] = {
 }
 
 
+REOPEN_INTERVAL_S = 30.0
+"""How long an unavailable disk tier waits before trying to open (or recover) it again."""
+
+
 class DiskState(StrEnum):
     OPENING = "opening"
     OPEN = "open"
@@ -80,9 +84,11 @@ class DiskTier:
         *,
         timeout_ms: int,
         counters: TierCounters,
-        open_budget_s: float = 2.0,
+        open_budget_s: float,
+        reopen_interval_s: float = REOPEN_INTERVAL_S,
     ) -> None:
         self._directory = directory
+        self._reopen_interval_s = reopen_interval_s
         self._counters = counters
         self._timeout_s = timeout_ms / 1000  # diskcache/sqlite3 take seconds as a float
         self._lock = threading.Lock()
@@ -92,12 +98,9 @@ class DiskTier:
         self._closed = False
         self._warned: set[str] = set()
         self._failure_types: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)
-        opened = threading.Event()
-        opener = threading.Thread(
-            target=self._open, args=(opened,), name="tether-kb-disk-open", daemon=True
-        )
-        opener.start()
-        if not opened.wait(open_budget_s):
+        self._retry_open_at: float | None = None
+        self._opened = self._start_opening()
+        if not self._opened.wait(open_budget_s):
             self._warn_once(
                 "slow-open",
                 "docs cache %s still opening after %.1f s; using memory only until it is ready",
@@ -119,9 +122,13 @@ class DiskTier:
     def detail(self) -> str | None:
         return self._detail
 
+    def wait_opened(self, timeout_s: float) -> bool:
+        """Wait until the current open attempt has finished (whatever its outcome)."""
+        return self._opened.wait(timeout_s)
+
     def usage(self) -> tuple[int | None, int | None]:
         """(entries, bytes on disk), or (None, None) when the tier cannot say."""
-        cache = self._cache
+        cache = self._current_cache()
         if cache is None:
             return None, None
         try:
@@ -133,7 +140,7 @@ class DiskTier:
     # -- operations -----------------------------------------------------------------------
 
     def get(self, key: str) -> bytes | None:
-        cache = self._cache
+        cache = self._current_cache()
         if cache is None:
             return None
         try:
@@ -151,7 +158,7 @@ class DiskTier:
         return value
 
     def set(self, key: str, value: bytes, expire_s: float | None) -> bool:
-        cache = self._cache
+        cache = self._current_cache()
         if cache is None:
             return False
         try:
@@ -162,7 +169,7 @@ class DiskTier:
         return True
 
     def delete(self, key: str) -> bool:
-        cache = self._cache
+        cache = self._current_cache()
         if cache is None:
             return False
         try:
@@ -173,7 +180,7 @@ class DiskTier:
 
     def clear(self) -> int:
         """Remove every entry; under contention, as many as could be removed."""
-        cache = self._cache
+        cache = self._current_cache()
         if cache is None:
             return 0
         try:
@@ -196,6 +203,32 @@ class DiskTier:
 
     # -- opening --------------------------------------------------------------------------
 
+    def _start_opening(self) -> threading.Event:
+        opened = threading.Event()
+        opener = threading.Thread(
+            target=self._open, args=(opened,), name="tether-kb-disk-open", daemon=True
+        )
+        opener.start()
+        return opened
+
+    def _current_cache(self) -> Any:
+        """The open diskcache.Cache, or None; an unavailable tier retries opening now and then
+        in the background (a corrupt file is moved aside then), never on the caller's time."""
+        cache = self._cache
+        if cache is None and self._retry_open_at is not None:
+            with self._lock:
+                due = (
+                    not self._closed
+                    and self._retry_open_at is not None
+                    and time.monotonic() >= self._retry_open_at
+                )
+                if due:
+                    self._retry_open_at = None
+                    self._state = DiskState.OPENING
+            if due:
+                self._opened = self._start_opening()
+        return cache
+
     def _open(self, opened: threading.Event) -> None:
         try:
             cache, state, detail = self._open_or_recover()
@@ -205,6 +238,8 @@ class DiskTier:
                         cache.close()
                     return
                 self._cache, self._state, self._detail = cache, state, detail
+                if state is DiskState.UNAVAILABLE:
+                    self._retry_open_at = time.monotonic() + self._reopen_interval_s
         finally:
             opened.set()
 
@@ -273,13 +308,22 @@ class DiskTier:
     def _record_failure(self, operation: str, error: BaseException) -> None:
         kind = classify_failure(error)
         self._counters.error()
+        if kind == "corrupt":
+            # Every further call would fail the same way: stop using the file, and let a
+            # background reopen move it aside after the reopen interval.
+            with self._lock:
+                if self._cache is not None:
+                    self._cache = None
+                    self._state = DiskState.UNAVAILABLE
+                    self._detail = f"database became unreadable during {operation} ({error})"
+                    self._retry_open_at = time.monotonic() + self._reopen_interval_s
         self._warn_once(
             kind,
             "docs cache %s: %s failed (%s: %s); treated as a miss or skipped write",
             self._directory,
             operation,
             kind,
-            error or type(error).__name__,
+            str(error) or type(error).__name__,
         )
 
     def _warn_once(self, kind: str, message: str, *args: object) -> None:

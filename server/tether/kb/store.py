@@ -7,7 +7,6 @@ Lookups never raise and never wait longer than the SQLite busy timeout.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -202,7 +201,11 @@ class DocsStore:
         *,
         memory_limit_bytes: int = 32 * 2**20,
         disk_timeout_ms: int = 25,
+        open_timeout_ms: int = 500,
     ) -> None:
+        """`open_timeout_ms` bounds how long the constructor waits for tier 2 to open (its
+        schema writes queue behind other processes' writes); past it, tier 2 finishes opening
+        in the background and reads miss / writes skip until then."""
         if disk_timeout_ms <= 0:
             raise ValueError(f"disk_timeout_ms must be > 0, got {disk_timeout_ms}")
         self._directory = default_cache_directory() if directory is None else Path(directory)
@@ -210,12 +213,19 @@ class DocsStore:
         self._memory_counters = TierCounters()
         self._disk_counters = TierCounters()
         self._disk = DiskTier(
-            self._directory, timeout_ms=disk_timeout_ms, counters=self._disk_counters
+            self._directory,
+            timeout_ms=disk_timeout_ms,
+            counters=self._disk_counters,
+            open_budget_s=open_timeout_ms / 1000,
         )
 
     @property
     def directory(self) -> Path:
         return self._directory
+
+    def wait_disk_opened(self, timeout_s: float) -> bool:
+        """Wait for tier 2's current open attempt to finish; True if it has (either way)."""
+        return self._disk.wait_opened(timeout_s)
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -229,6 +239,8 @@ class DocsStore:
 
     async def aget(self, key: CacheKey) -> CacheEntry | None:
         """Like get; tier 2 runs in a worker thread so the event loop never waits on SQLite."""
+        import asyncio  # lazily: ~35 ms that a synchronous CLI lookup does not need
+
         string_key = key.as_string()
         entry = self._get_from_memory(string_key)
         if entry is not None:
@@ -296,6 +308,8 @@ class DocsStore:
 
     async def aset(self, key: CacheKey, entry: CacheEntry) -> bool:
         """Like set; the disk write runs in a worker thread."""
+        import asyncio
+
         data, string_key, expire_s = self._prepare_write(key, entry)
         if expire_s is not None and expire_s <= 0:
             self._memory.delete(string_key)
