@@ -1,0 +1,119 @@
+"""The `local` provider: documentation of what the project actually has installed.
+
+Python distributions from the project's site-packages (its `.venv`, `$VIRTUAL_ENV` or
+configured interpreter) and npm packages from `<workspace>/node_modules`. It never imports
+or runs project code, and all file reading happens in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from tether.kb.environment import find_site_packages
+from tether.kb.providers.base import ProviderNotFound, ProviderResult
+from tether.kb.providers.local_node import NodeModules
+from tether.kb.providers.local_python import PythonPackages
+from tether.kb.providers.python_outline import OutlineLimits
+
+
+class LocalProvider:
+    name = "local"
+    remote = False
+
+    def __init__(
+        self,
+        workspace: Path,
+        *,
+        site_dirs: Sequence[Path] | None = None,
+        interpreter: str | None = None,
+        outline_limits: OutlineLimits | None = None,
+    ) -> None:
+        self.workspace = workspace
+        self.interpreter = interpreter
+        self.outline_limits = outline_limits or OutlineLimits()
+        self.node = NodeModules(workspace)
+        self._site_dirs = list(site_dirs) if site_dirs is not None else None
+        self._python: PythonPackages | None = None
+        self._lock = threading.Lock()
+
+    def python_packages(self) -> PythonPackages:
+        """Blocking: finds site-packages on first use (may ask the interpreter)."""
+        with self._lock:
+            if self._python is None:
+                site_dirs = self._site_dirs
+                if site_dirs is None:
+                    site_dirs = find_site_packages(self.workspace, self.interpreter)
+                self._python = PythonPackages(site_dirs, self.outline_limits)
+            return self._python
+
+    async def installed_version(self, library: str) -> str | None:
+        return await asyncio.to_thread(self._installed_version, library)
+
+    async def repository_url(self, library: str) -> str | None:
+        """The package's own source repository URL from its metadata, if it names one."""
+        return await asyncio.to_thread(self._repository_url, library)
+
+    async def fetch(
+        self, library: str, version: str | None, query: str, *, timeout: float
+    ) -> ProviderResult | None:
+        # `query` is not used: local docs are cached whole and ranked per query on read.
+        return await asyncio.to_thread(self._fetch, library, version)
+
+    async def aclose(self) -> None:
+        return None
+
+    def _is_npm_only(self, library: str) -> bool:
+        return library.startswith("@")
+
+    def _installed_version(self, library: str) -> str | None:
+        if not self._is_npm_only(library):
+            version = self.python_packages().version(library)
+            if version:
+                return version
+        return self.node.version(library)
+
+    def _repository_url(self, library: str) -> str | None:
+        if not self._is_npm_only(library):
+            packages = self.python_packages()
+            if packages.find(library) is not None:
+                return packages.repository_url(library)
+        return self.node.repository_url(library)
+
+    def _fetch(self, library: str, version: str | None) -> ProviderResult | None:
+        if not self._is_npm_only(library):
+            python_docs = self.python_packages().document(library)
+            if python_docs is not None:
+                self._check_version(library, version, python_docs.version)
+                return ProviderResult(
+                    content=python_docs.markdown,
+                    provider=self.name,
+                    library=python_docs.name,
+                    version=python_docs.version,
+                    meta={"ecosystem": "pypi", "source": str(python_docs.source)},
+                )
+        node_docs = self.node.document(library)
+        if node_docs is None:
+            return None
+        self._check_version(library, version, node_docs.version)
+        return ProviderResult(
+            content=node_docs.markdown,
+            provider=self.name,
+            library=node_docs.name,
+            version=node_docs.version,
+            meta={"ecosystem": "npm", "source": str(node_docs.source)},
+        )
+
+    def _check_version(self, library: str, wanted: str | None, installed: str | None) -> None:
+        if wanted and installed and wanted != installed:
+            raise ProviderNotFound(
+                self.name, f"{library} {installed} is installed, not the requested {wanted}"
+            )
+
+    def describe_search(self) -> str:
+        """Where this provider looked, for "not installed" messages."""
+        places = [str(path) for path in self.python_packages().site_dirs]
+        places.append(str(self.node.root))
+        return ", ".join(places)

@@ -1,0 +1,201 @@
+"""Documentation for packages installed in the workspace's `node_modules`, read from disk.
+
+package.json (description, version, homepage, repository), the README, and the names a
+package exports according to its TypeScript declarations. Nothing is executed. Every path
+is checked to stay inside the package directory (a hostile package.json can name any
+file). All functions block; the local provider calls them from a worker thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tether.kb.providers.readme import cap_text, clean_readme
+
+logger = logging.getLogger(__name__)
+
+PACKAGE_JSON_LIMIT = 1_000_000
+"""Bytes; a larger package.json is not a real one."""
+DECLARATIONS_LIMIT = 400_000
+"""Bytes of `.d.ts` read for exported names."""
+README_BYTES_LIMIT = 400_000
+
+_README_NAMES = ("README.md", "readme.md", "Readme.md", "README.markdown", "README", "README.txt")
+_EXPORT_DECLARATION = re.compile(
+    r"^\s*export\s+(?:declare\s+)?(?:default\s+)?(?:abstract\s+)?"
+    r"(function|class|interface|type|const|let|var|enum|namespace)\s+([A-Za-z_$][\w$]*)"
+    r"([^\n{;=]*)",
+    re.MULTILINE,
+)
+_EXPORT_LIST = re.compile(r"^\s*export\s+(?:type\s+)?\{([^}]*)\}", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeDocs:
+    name: str
+    version: str | None
+    markdown: str
+    source: Path
+
+
+class NodeModules:
+    """Packages under `<workspace>/node_modules`."""
+
+    def __init__(self, workspace: Path) -> None:
+        self.root = workspace / "node_modules"
+
+    def package_dir(self, library: str) -> Path | None:
+        """The package's directory, only if it resolves inside node_modules."""
+        if not self.root.is_dir():
+            return None
+        candidate = self.root.joinpath(*library.split("/"))
+        try:
+            resolved = candidate.resolve()
+            root = self.root.resolve()
+        except OSError:
+            return None
+        # pnpm links packages into node_modules/.pnpm; anything outside the tree is refused.
+        if not resolved.is_relative_to(root) or not (resolved / "package.json").is_file():
+            return None
+        return resolved
+
+    def manifest(self, library: str) -> dict[str, Any] | None:
+        directory = self.package_dir(library)
+        if directory is None:
+            return None
+        return _read_manifest(directory / "package.json")
+
+    def version(self, library: str) -> str | None:
+        manifest = self.manifest(library)
+        version = manifest.get("version") if manifest else None
+        return version if isinstance(version, str) and version else None
+
+    def repository_url(self, library: str) -> str | None:
+        manifest = self.manifest(library)
+        if not manifest:
+            return None
+        repository = manifest.get("repository")
+        if isinstance(repository, dict):
+            repository = repository.get("url")
+        if isinstance(repository, str) and repository:
+            return repository
+        homepage = manifest.get("homepage")
+        return homepage if isinstance(homepage, str) and "github.com" in homepage else None
+
+    def document(self, library: str) -> NodeDocs | None:
+        directory = self.package_dir(library)
+        if directory is None:
+            return None
+        manifest = _read_manifest(directory / "package.json")
+        if manifest is None:
+            return None
+        version = manifest.get("version") if isinstance(manifest.get("version"), str) else None
+        sections = [f"# {library} {version or ''}".rstrip()]
+        description = manifest.get("description")
+        if isinstance(description, str) and description.strip():
+            sections.append(description.strip())
+        facts: list[str] = []
+        for label, key in (("Homepage", "homepage"), ("License", "license")):
+            value = manifest.get(key)
+            if isinstance(value, str) and value:
+                facts.append(f"- {label}: {value}")
+        repository = self.repository_url(library)
+        if repository:
+            facts.append(f"- Repository: {repository}")
+        if facts:
+            sections.append("\n".join(facts))
+        readme = _read_readme(directory)
+        if readme:
+            sections.append("## README\n\n" + clean_readme(readme, "text/markdown"))
+        declarations = _declarations_file(directory, manifest)
+        if declarations is not None:
+            exported = exported_names(_read_text(declarations, DECLARATIONS_LIMIT) or "")
+            if exported:
+                relative = declarations.relative_to(directory)
+                sections.append(f"## API\n\nExported from `{relative}`:\n\n" + "\n".join(exported))
+        return NodeDocs(library, version, "\n\n".join(sections), directory)
+
+
+def exported_names(declarations: str) -> list[str]:
+    """One markdown list item per exported declaration, with its kind and signature head."""
+    items: list[str] = []
+    seen: set[str] = set()
+    for kind, name, rest in _EXPORT_DECLARATION.findall(declarations):
+        if name in seen:
+            continue
+        seen.add(name)
+        signature = " ".join(rest.split())
+        signature = cap_text(signature, 160) if kind == "function" else ""
+        items.append(f"- {kind} `{name}{signature}`")
+    for group in _EXPORT_LIST.findall(declarations):
+        for part in group.split(","):
+            alias = part.strip().split(" as ")[-1].strip()
+            if alias and alias not in seen and re.match(r"^[A-Za-z_$][\w$]*$", alias):
+                seen.add(alias)
+                items.append(f"- `{alias}`")
+    return items
+
+
+def _read_manifest(path: Path) -> dict[str, Any] | None:
+    text = _read_text(path, PACKAGE_JSON_LIMIT)
+    if text is None:
+        return None
+    try:
+        manifest = json.loads(text)
+    except ValueError as error:
+        logger.warning("%s: not valid JSON: %s", path, error)
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def _read_readme(directory: Path) -> str | None:
+    for name in _README_NAMES:
+        path = directory / name
+        if path.is_file() and _inside(path, directory):
+            return _read_text(path, README_BYTES_LIMIT)
+    return None
+
+
+def _declarations_file(directory: Path, manifest: dict[str, Any]) -> Path | None:
+    candidates: list[str] = []
+    for key in ("types", "typings"):
+        value = manifest.get(key)
+        if isinstance(value, str):
+            candidates.append(value)
+    exports = manifest.get("exports")
+    if isinstance(exports, dict):
+        root_export = exports.get(".")
+        if isinstance(root_export, dict) and isinstance(root_export.get("types"), str):
+            candidates.append(root_export["types"])
+    candidates.append("index.d.ts")
+    for candidate in candidates:
+        path = directory / candidate
+        if path.is_dir():
+            path = path / "index.d.ts"
+        if path.suffix != ".ts" and not path.name.endswith((".d.ts", ".d.mts", ".d.cts")):
+            continue
+        if path.is_file() and _inside(path, directory):
+            return path.resolve()
+    return None
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(directory.resolve())
+    except OSError:
+        return False
+
+
+def _read_text(path: Path, limit: int) -> str | None:
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(limit)
+    except OSError as error:
+        logger.warning("%s: unreadable: %s", path, error)
+        return None
+    return data.decode("utf-8", errors="replace")

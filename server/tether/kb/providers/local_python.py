@@ -1,0 +1,203 @@
+"""Documentation for the project's installed Python distributions, read from disk.
+
+Metadata (summary, project URLs), the long description (the README as uploaded to PyPI)
+and a static outline of the public API. Nothing here imports the distributions: metadata
+is parsed from `*.dist-info`, the API with `ast`. All functions block; the local provider
+calls them from a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.message import Message
+from importlib import metadata
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from tether.kb.providers.python_outline import OutlineLimits, discover_modules, outline_modules
+from tether.kb.providers.readme import clean_readme
+
+logger = logging.getLogger(__name__)
+
+_METADATA_SUFFIXES = (".dist-info", ".egg-info")
+_REPOSITORY_LABELS = ("source", "source code", "repository", "code", "github", "homepage")
+
+
+@dataclass(frozen=True, slots=True)
+class InstalledDistribution:
+    name: str
+    """Canonical name."""
+    metadata_dir: Path
+    site_dir: Path
+
+
+@dataclass(frozen=True, slots=True)
+class PythonDocs:
+    name: str
+    version: str | None
+    markdown: str
+    source: Path
+
+
+class PythonPackages:
+    """The distributions installed in `site_dirs`, indexed by canonical name.
+
+    The index is one directory listing per site directory, rebuilt when a directory's
+    modification time changes (a package was installed or removed), so a long-running
+    language server sees new installs without a restart.
+    """
+
+    def __init__(self, site_dirs: Sequence[Path], outline_limits: OutlineLimits | None = None):
+        self.site_dirs = list(site_dirs)
+        self.outline_limits = outline_limits or OutlineLimits()
+        self._lock = threading.Lock()
+        self._index: dict[str, InstalledDistribution] = {}
+        self._stamps: tuple[int, ...] | None = None
+
+    def find(self, library: str) -> InstalledDistribution | None:
+        return self._current_index().get(canonicalize_name(library))
+
+    def names(self) -> list[str]:
+        return sorted(self._current_index())
+
+    def version(self, library: str) -> str | None:
+        found = self.find(library)
+        if found is None:
+            return None
+        try:
+            return metadata.PathDistribution(found.metadata_dir).version or None
+        except (OSError, ValueError) as error:
+            logger.warning("%s: unreadable metadata: %s", found.metadata_dir, error)
+            return None
+
+    def repository_url(self, library: str) -> str | None:
+        """The first Project-URL that points at a code host, else the Home-page."""
+        found = self.find(library)
+        if found is None:
+            return None
+        meta = _read_metadata(found)
+        if meta is None:
+            return None
+        urls = _project_urls(meta)
+        for label in _REPOSITORY_LABELS:
+            for name, url in urls:
+                if name.lower() == label and "github.com" in url.lower():
+                    return url
+        for _name, url in urls:
+            if "github.com/" in url.lower():
+                return url
+        home = meta.get("Home-page")
+        return home if home and "github.com/" in home.lower() else None
+
+    def document(self, library: str) -> PythonDocs | None:
+        found = self.find(library)
+        if found is None:
+            return None
+        distribution = metadata.PathDistribution(found.metadata_dir)
+        meta = _read_metadata(found)
+        if meta is None:
+            return None
+        name = meta.get("Name") or found.name
+        version = meta.get("Version")
+        sections = [f"# {name} {version or ''}".rstrip()]
+        summary = (meta.get("Summary") or "").strip()
+        if summary and summary.upper() != "UNKNOWN":
+            sections.append(summary)
+        facts = [f"- {label}: {url}" for label, url in _project_urls(meta)]
+        home = meta.get("Home-page")
+        if home and home.upper() != "UNKNOWN" and not any(home in fact for fact in facts):
+            facts.insert(0, f"- Homepage: {home}")
+        if meta.get("Requires-Python"):
+            facts.append(f"- Requires-Python: {meta.get('Requires-Python')}")
+        if facts:
+            sections.append("\n".join(facts))
+        readme = _long_description(meta)
+        if readme:
+            cleaned = clean_readme(readme, meta.get("Description-Content-Type"))
+            if cleaned:
+                sections.append("## README\n\n" + cleaned)
+        try:
+            files = [str(path) for path in distribution.files or []]
+        except (OSError, ValueError) as error:
+            logger.warning("%s: unreadable RECORD: %s", found.metadata_dir, error)
+            files = []
+        modules = discover_modules(found.site_dir, files, self.outline_limits)
+        outline = outline_modules(modules, self.outline_limits)
+        if outline:
+            sections.append("## API\n\n" + outline)
+        return PythonDocs(canonicalize_name(name), version, "\n\n".join(sections), found.site_dir)
+
+    def _current_index(self) -> dict[str, InstalledDistribution]:
+        stamps = tuple(_mtime_ns(directory) for directory in self.site_dirs)
+        with self._lock:
+            if stamps != self._stamps:
+                self._index = _build_index(self.site_dirs)
+                self._stamps = stamps
+            return self._index
+
+
+def _build_index(site_dirs: Sequence[Path]) -> dict[str, InstalledDistribution]:
+    index: dict[str, InstalledDistribution] = {}
+    for site_dir in site_dirs:
+        try:
+            entries = list(os.scandir(site_dir))
+        except OSError as error:
+            logger.warning("%s: cannot list site-packages: %s", site_dir, error)
+            continue
+        for entry in entries:
+            if not entry.name.endswith(_METADATA_SUFFIXES) or not entry.is_dir():
+                continue
+            stem = entry.name.rsplit(".", 1)[0]
+            raw_name = stem.split("-", 1)[0]
+            if not raw_name:
+                continue
+            # The first directory wins, as it would on sys.path.
+            index.setdefault(
+                canonicalize_name(raw_name),
+                InstalledDistribution(canonicalize_name(raw_name), Path(entry.path), site_dir),
+            )
+    return index
+
+
+def _mtime_ns(directory: Path) -> int:
+    try:
+        return directory.stat().st_mtime_ns
+    except OSError:
+        return -1
+
+
+def _read_metadata(found: InstalledDistribution) -> Message | None:
+    try:
+        meta = metadata.PathDistribution(found.metadata_dir).metadata
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        logger.warning("%s: unreadable metadata: %s", found.metadata_dir, error)
+        return None
+    if meta is None:
+        return None
+    return meta  # type: ignore[return-value]  # PackageMetadata is an email Message
+
+
+def _project_urls(meta: Message) -> list[tuple[str, str]]:
+    urls: list[tuple[str, str]] = []
+    for value in meta.get_all("Project-URL") or []:
+        label, _, url = str(value).partition(",")
+        if url.strip():
+            urls.append((label.strip(), url.strip()))
+    return urls
+
+
+def _long_description(meta: Message) -> str:
+    body = meta.get_payload()
+    if isinstance(body, str) and body.strip():
+        return body
+    description = meta.get("Description")
+    if description and description.strip().upper() != "UNKNOWN":
+        # Old metadata folds the description into a header, indented with "       |".
+        lines = str(description).splitlines()
+        return "\n".join(line[8:] if line.startswith("       |") else line for line in lines)
+    return ""

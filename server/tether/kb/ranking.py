@@ -1,0 +1,153 @@
+"""Fit documentation to a query and a token budget.
+
+A document is split at its markdown headings (never inside fenced code) into sections;
+each section is scored against the query's terms, and the best ones are assembled, in
+their original order, until the budget is used. Tokens are estimated as characters / 4,
+which is close enough for English prose and code to keep an agent's context in bounds.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+CHARS_PER_TOKEN = 4
+TRUNCATION_MARK = "\n[... truncated to fit the token budget]"
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_SEPARATOR = re.compile(r"^-{10,}\s*$")  # Context7's txt answers separate snippets this way
+_TERM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)*")
+_STOPWORDS = frozenset(
+    {"a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from"}
+    | {"how", "i", "in", "into", "is", "it", "of", "on", "or", "the", "this", "to", "use"}
+    | {"using", "what", "when", "where", "which", "with", "you", "your"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    title: str
+    """Heading text without the #s; '' for text before the first heading."""
+    text: str
+    """The whole section as it appears, heading line included."""
+    order: int
+
+
+def estimate_tokens(text: str) -> int:
+    return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+
+
+def query_terms(query: str) -> list[str]:
+    """Lower-cased words of the query worth matching, in order, without duplicates."""
+    terms: list[str] = []
+    for word in _TERM.findall(query.lower()):
+        if (len(word) > 1 or word.isdigit()) and word not in _STOPWORDS and word not in terms:
+            terms.append(word)
+    return terms
+
+
+def split_sections(markdown: str) -> list[Section]:
+    sections: list[Section] = []
+    title = ""
+    lines: list[str] = []
+    in_code = False
+
+    def close() -> None:
+        text = "\n".join(lines).strip("\n")
+        if text.strip():
+            sections.append(Section(title, text, len(sections)))
+
+    for line in markdown.split("\n"):
+        if _FENCE.match(line):
+            in_code = not in_code
+        heading = None if in_code else _HEADING.match(line)
+        if heading is not None or (not in_code and _SEPARATOR.match(line)):
+            close()
+            title = heading.group(2).strip() if heading else ""
+            lines = [line] if heading else []
+            continue
+        lines.append(line)
+    close()
+    return sections
+
+
+def score_section(section: Section, terms: list[str]) -> float:
+    """Title matches weigh most, identifiers in code next, body mentions least (capped)."""
+    if not terms:
+        return 0.0
+    title = section.title.lower()
+    body = section.text.lower()
+    score = 0.0
+    matched = 0
+    for term in terms:
+        in_title = term in title
+        mentions = body.count(term)
+        if in_title:
+            score += 5.0
+        if mentions:
+            score += min(mentions, 6) * 1.0
+            # An API entry whose name is the term ("`httpx.Client(`") is what was asked for.
+            if re.search(rf"[.`\s]{re.escape(term)}\(", body):
+                score += 2.0
+        if in_title or mentions:
+            matched += 1
+    # Sections that match several distinct terms beat ones repeating a single term.
+    return score * (1.0 + matched / len(terms))
+
+
+def select(markdown: str, query: str, max_tokens: int) -> str:
+    """The parts of `markdown` most relevant to `query`, at most `max_tokens` (estimated)."""
+    budget = max(1, max_tokens) * CHARS_PER_TOKEN
+    if len(markdown) <= budget:
+        return markdown
+    sections = split_sections(markdown)
+    if not sections:
+        return _truncate(markdown, budget)
+    terms = query_terms(query)
+    chosen: set[int] = set()
+    used = 0
+    # The document's opening section (title, summary, links) frames everything else.
+    first = sections[0]
+    first_cost = len(first.text) + 2
+    if first_cost <= budget // 3 or not terms:
+        chosen.add(first.order)
+        used += first_cost
+    scored = sorted(
+        ((score_section(section, terms), section) for section in sections[1:]),
+        key=lambda item: (-item[0], item[1].order),
+    )
+    relevant = [section for score, section in scored if score > 0]
+    rest = [section for score, section in scored if score <= 0]
+    # With a query that matched something, only matching sections are worth their tokens;
+    # otherwise the document is taken in order.
+    candidates = relevant if relevant else sorted(rest, key=lambda section: section.order)
+    texts = {section.order: section.text for section in sections}
+    for rank, section in enumerate(candidates):
+        cost = len(section.text) + 2
+        if used + cost <= budget:
+            chosen.add(section.order)
+            used += cost
+        elif rank == 0 and terms and budget - used > 400:
+            # The best match is too long to fit whole: its beginning beats lesser matches.
+            texts[section.order] = _truncate(section.text, budget - used - 2)
+            chosen.add(section.order)
+            used = budget
+    if not chosen:
+        best = relevant[0] if relevant else first
+        return _truncate(best.text, budget)
+    assembled = "\n\n".join(texts[section.order] for section in sections if section.order in chosen)
+    if len(chosen) < len(sections):
+        omitted = len(sections) - len(chosen)
+        note = f"\n\n[{omitted} more section(s) omitted; ask with a narrower query or more tokens]"
+        if len(assembled) + len(note) <= budget:
+            assembled += note
+    return assembled
+
+
+def _truncate(text: str, budget: int) -> str:
+    room = max(0, budget - len(TRUNCATION_MARK))
+    cut = text.rfind("\n", 0, room)
+    if cut < room // 2:
+        cut = room
+    return text[:cut].rstrip() + TRUNCATION_MARK
