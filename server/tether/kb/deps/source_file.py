@@ -1,0 +1,58 @@
+"""Reading a dependency file: relative names, a size cap, and read errors as problems."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from tether.kb.deps.model import DependencyProblem
+
+logger = logging.getLogger(__name__)
+
+# Real dependency files are well under 1 MB (the largest lock in the test corpus is 98 KB);
+# anything bigger is not worth stalling a save for.
+MAX_FILE_BYTES = 5 * 1024 * 1024
+
+
+def relative_name(path: Path, workspace: Path) -> str:
+    """`path` relative to the workspace with forward slashes (or as is, if outside it)."""
+    try:
+        return path.relative_to(workspace).as_posix()
+    except ValueError:
+        try:
+            return Path(os.path.relpath(path, workspace)).as_posix()
+        except ValueError:  # another drive on Windows
+            return path.as_posix()
+
+
+@dataclass(frozen=True)
+class SourceText:
+    """A file's text, or why it could not be read."""
+
+    name: str
+    text: str | None
+    problem: DependencyProblem | None
+
+
+def read_source(path: Path, workspace: Path) -> SourceText:
+    name = relative_name(path, workspace)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            reason = f"file too large ({size} bytes, limit {MAX_FILE_BYTES})"
+            return SourceText(name, None, DependencyProblem(name, None, reason))
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return SourceText(name, None, DependencyProblem(name, None, "file not found"))
+    except OSError as error:
+        logger.warning("cannot read dependency file %s: %s", path, error)
+        reason = f"cannot read file: {error.strerror or error}"
+        return SourceText(name, None, DependencyProblem(name, None, reason))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        reason = f"not UTF-8 text (byte {error.start})"
+        return SourceText(name, None, DependencyProblem(name, None, reason))
+    return SourceText(name, text, None)
