@@ -1,0 +1,249 @@
+// Starts, stops and restarts the language server (`<python> -m tether serve` over
+// stdio). Restarts are serialised and coalesced: a burst of settings changes gives
+// one restart, never two servers at once.
+
+import * as vscode from "vscode";
+import {
+  CloseAction,
+  ErrorAction,
+  ExecuteCommandRequest,
+  LanguageClient,
+  RevealOutputChannelOn,
+  State,
+  type CloseHandlerResult,
+  type ErrorHandler,
+  type ErrorHandlerResult,
+  type LanguageClientOptions,
+  type Message,
+  type ServerOptions,
+} from "vscode-languageclient/node";
+import { chooseServerLaunch, describeLaunch, readInterpreterSetting, type ServerLaunch } from "./interpreter";
+import type { PythonEnvironmentSource } from "./pythonEnvironment";
+import { readTetherSettings } from "./settingsReader";
+import { toInitializationOptions } from "./settingsMapping";
+
+export const RUN_STATUS_NOTIFICATION = "tether/runStatus";
+
+// Files whose saves the server turns into docs pre-warming, plus workflow files.
+const DOCUMENT_SELECTOR = [
+  { scheme: "file", pattern: "**/pyproject.toml" },
+  { scheme: "file", pattern: "**/requirements*.txt" },
+  { scheme: "file", pattern: "**/package.json" },
+  { scheme: "file", pattern: "**/.tether/workflows/*.toml" },
+];
+
+const STOP_TIMEOUT_MS = 2000;
+// A server that never answers `initialize` must not leave the extension waiting forever.
+const START_TIMEOUT_MS = 30_000;
+
+export class ServerNotRunningError extends Error {
+  override name = "ServerNotRunningError";
+  constructor() {
+    super('the language server is not running (see the "Tether" output; "Tether: Restart Server" starts it)');
+  }
+}
+
+export interface ServerEvents {
+  /** Raw params of each `tether/runStatus` notification. */
+  onRunStatus(params: unknown): void;
+  /** The server stopped (restart, crash or shutdown): its runs no longer report. */
+  onServerStopped(): void;
+}
+
+export class ServerSupervisor implements vscode.Disposable {
+  private client: LanguageClient | undefined;
+  private queue: Promise<void> = Promise.resolve();
+  private restartQueued = false;
+  private disposed = false;
+
+  constructor(
+    private readonly output: vscode.LogOutputChannel,
+    private readonly python: PythonEnvironmentSource,
+    private readonly events: ServerEvents,
+  ) {}
+
+  start(): Promise<void> {
+    return this.enqueue(() => this.startClient());
+  }
+
+  /** Restarts with freshly read settings; requests made while one is queued join it. */
+  restart(reason: string): Promise<void> {
+    this.output.info(`Restarting the language server: ${reason}`);
+    if (this.restartQueued) {
+      return this.queue;
+    }
+    this.restartQueued = true;
+    return this.enqueue(async () => {
+      this.restartQueued = false;
+      await this.stopClient();
+      await this.startClient();
+    });
+  }
+
+  stop(): Promise<void> {
+    this.disposed = true;
+    return this.enqueue(() => this.stopClient());
+  }
+
+  dispose(): void {
+    void this.stop();
+  }
+
+  /** Sends `workspace/executeCommand` with the one object argument the server expects. */
+  async executeCommand(command: string, argument: object): Promise<unknown> {
+    // A start or restart in progress is bounded (START_TIMEOUT_MS), so waiting for it is safe.
+    await this.queue;
+    const client = this.client;
+    if (client === undefined || !client.isRunning()) {
+      throw new ServerNotRunningError();
+    }
+    return client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [argument] });
+  }
+
+  private enqueue(job: () => Promise<void>): Promise<void> {
+    // Each job reports its own failures, so one failed start cannot wedge the queue.
+    this.queue = this.queue.then(job, job);
+    return this.queue;
+  }
+
+  private async startClient(): Promise<void> {
+    if (this.disposed) {
+      return;
+    }
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    const settings = readTetherSettings(folder?.uri);
+    const interpreter = readInterpreterSetting(settings["tether.interpreter"]);
+    const mapped = toInitializationOptions(settings);
+    const problems = interpreter.problem === undefined ? mapped.problems : [interpreter.problem, ...mapped.problems];
+    if (problems.length > 0) {
+      problems.forEach((problem) => this.output.warn(problem));
+      void vscode.window.showWarningMessage(`Tether: ${problems.join("; ")}`);
+    }
+    const launch = chooseServerLaunch({
+      configured: interpreter.command,
+      activeEnvironmentExecutable:
+        interpreter.command.length === 0 ? await this.python.activeExecutable(folder?.uri) : undefined,
+      platform: process.platform,
+      workspaceFolder: folder?.uri.fsPath,
+    });
+    this.output.info(`Starting the language server: ${describeLaunch(launch)}`);
+
+    const serverOptions: ServerOptions = {
+      command: launch.command,
+      args: launch.args,
+      options: folder === undefined ? {} : { cwd: folder.uri.fsPath },
+    };
+    const crashes = new CrashLimiter();
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: DOCUMENT_SELECTOR,
+      outputChannel: this.output,
+      revealOutputChannelOn: RevealOutputChannelOn.Never,
+      initializationOptions: mapped.options,
+      initializationFailedHandler: () => false,
+      errorHandler: crashes,
+    };
+    const client = new LanguageClient("tether", "Tether", serverOptions, clientOptions);
+    client.onNotification(RUN_STATUS_NOTIFICATION, (params: unknown) => this.events.onRunStatus(params));
+    client.onDidChangeState((change) => {
+      if (change.newState === State.Stopped || change.newState === State.Starting) {
+        this.events.onServerStopped();
+      }
+    });
+    try {
+      await withTimeout(client.start(), START_TIMEOUT_MS, "the server did not answer initialize");
+      crashes.markRunning();
+      this.client = client;
+      this.output.info("The language server is running");
+    } catch (error) {
+      this.output.error(`The language server did not start with ${describeLaunch(launch)}: ${String(error)}`);
+      await disposeQuietly(client, this.output);
+      void this.explainStartFailure(launch);
+    }
+  }
+
+  private async stopClient(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (client !== undefined) {
+      await disposeQuietly(client, this.output);
+    }
+  }
+
+  private async explainStartFailure(launch: ServerLaunch): Promise<void> {
+    const hint =
+      launch.origin === "setting"
+        ? "Check the tether.interpreter setting."
+        : "Install tether in that environment, choose another Python environment, or set tether.interpreter.";
+    const openSettings = "Open Settings";
+    const showOutput = "Show Output";
+    const choice = await vscode.window.showErrorMessage(
+      `Tether: the language server did not start with ${describeLaunch(launch)}. ${hint}`,
+      openSettings,
+      showOutput,
+    );
+    if (choice === openSettings) {
+      await vscode.commands.executeCommand("workbench.action.openSettings", "tether.interpreter");
+    } else if (choice === showOutput) {
+      this.output.show();
+    }
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, milliseconds: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within ${milliseconds / 1000} s`)), milliseconds);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function disposeQuietly(client: LanguageClient, output: vscode.LogOutputChannel): Promise<void> {
+  try {
+    await client.dispose(STOP_TIMEOUT_MS);
+  } catch (error) {
+    // A server that already died cannot be shut down cleanly; that is the goal anyway.
+    output.debug(`Stopping the language server: ${String(error)}`);
+  }
+}
+
+/**
+ * A server that dies before it ever ran is not restarted (the start failure is
+ * explained once); one that crashes later restarts up to 4 times in 3 minutes.
+ */
+class CrashLimiter implements ErrorHandler {
+  private static readonly MAX_RESTARTS = 4;
+  private static readonly WINDOW_MS = 3 * 60 * 1000;
+  private readonly restarts: number[] = [];
+  private hasRun = false;
+
+  markRunning(): void {
+    this.hasRun = true;
+  }
+
+  error(_error: Error, _message: Message | undefined, count: number | undefined): ErrorHandlerResult {
+    // Same as the library's default: tolerate a few malformed messages, then shut down.
+    return { action: count !== undefined && count <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown };
+  }
+
+  closed(): CloseHandlerResult {
+    if (!this.hasRun) {
+      return { action: CloseAction.DoNotRestart, handled: true };
+    }
+    const now = Date.now();
+    while (this.restarts.length > 0 && now - this.restarts[0] > CrashLimiter.WINDOW_MS) {
+      this.restarts.shift();
+    }
+    if (this.restarts.length >= CrashLimiter.MAX_RESTARTS) {
+      return {
+        action: CloseAction.DoNotRestart,
+        message: `The tether language server crashed ${CrashLimiter.MAX_RESTARTS + 1} times in 3 minutes and was not restarted; see the "Tether" output, then run "Tether: Restart Server".`,
+      };
+    }
+    this.restarts.push(now);
+    return { action: CloseAction.Restart };
+  }
+}
