@@ -1,0 +1,62 @@
+"""`tether deps`: the workspace's detected dependencies, with versions where known."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tether.cli.errors import EXIT_USAGE, fail
+from tether.cli.output import print_json
+
+
+@click.command("deps")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "-C",
+    "--directory",
+    "directory",
+    default=".",
+    metavar="DIR",
+    help="Workspace folder (default: the current one).",
+)
+def deps(as_json: bool, directory: str) -> None:
+    """List the dependencies declared in this workspace's dependency files.
+
+    Problems in those files are printed on stderr as `path:line: reason`; they do not
+    change the exit status.
+    """
+    from tether.config import load_config
+    from tether.kb.deps import detect_dependencies
+    from tether.kb.environment import find_site_packages, installed_versions
+
+    workspace = Path(directory)
+    if not workspace.is_dir():
+        fail(f"directory not found: {directory}", EXIT_USAGE)
+    workspace = workspace.resolve()
+    config, config_problems = load_config(workspace)
+    for config_problem in config_problems:
+        click.echo(f"tether: warning: {config_problem}", err=True)
+    installed = installed_versions(find_site_packages(workspace, config.interpreter))
+    detection = detect_dependencies(workspace, installed)
+    if as_json:
+        print_json(detection.to_json())
+        return
+    rows = [
+        (
+            dependency.name,
+            dependency.spec or "-",
+            dependency.version or "-",
+            dependency.group,
+            dependency.source
+            if dependency.line is None
+            else f"{dependency.source}:{dependency.line}",
+        )
+        for dependency in detection.dependencies
+    ]
+    widths = [max((len(row[column]) for row in rows), default=0) for column in range(4)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)]
+        click.echo("  ".join([*cells, row[4]]))
+    for problem in detection.problems:
+        click.echo(str(problem), err=True)
