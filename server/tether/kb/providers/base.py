@@ -25,9 +25,6 @@ class ProviderResult:
     """The library as the provider identified it (canonical name, or a remote id)."""
     version: str | None = None
     """The version documented, when known."""
-    query_specific: bool = False
-    """True when the content answers the query (cache per query), False when it is the
-    whole document for the library (cache once per version, rank per query on read)."""
     meta: dict[str, Any] = field(default_factory=dict)
     """Provenance: source paths, remote library id, and the like."""
 
@@ -39,7 +36,9 @@ class DocsProvider(Protocol):
     name: str
     """Short stable name: used in cache keys, errors and configuration ("local", "context7")."""
     remote: bool
-    """True when fetching touches the network (skipped in offline mode)."""
+    """True when fetching touches the network. Remote answers are specific to the query
+    and cached with a TTL; they are skipped in offline mode. Local answers are the whole
+    document for the installed version, cached per version and ranked per query on read."""
 
     async def installed_version(self, library: str) -> str | None:
         """The version installed in the project, or None (remote providers return None)."""

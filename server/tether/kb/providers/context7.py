@@ -173,7 +173,6 @@ class Context7Provider:
             provider=self.name,
             library=canonicalize_name(library),
             version=version,
-            query_specific=True,
             meta={"library_id": final_id, "resolved_by": resolved_by},
         )
 
