@@ -7,6 +7,7 @@ import dataclasses
 import email.utils
 import logging
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -377,6 +378,75 @@ async def test_connection_refused_is_retried_then_reported() -> None:
     assert isinstance(error, LLMConnectionError)
     assert f"127.0.0.1:{port}" in str(error)
     assert elapsed < 1.0
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux", reason="relies on Linux dropping SYNs to a full backlog"
+)
+async def test_connect_timeout_is_its_own_phase() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = [socket.socket() for _ in range(3)]
+        for filler in fillers:  # fill the accept queue so the next handshake goes unanswered
+            filler.setblocking(False)
+            try:
+                filler.connect(("127.0.0.1", port))
+            except BlockingIOError:
+                pass
+        config = LLMConfig(
+            base_url=f"http://127.0.0.1:{port}/v1",
+            model="m",
+            api_key_env=KEY_ENV,
+            connect_timeout=0.3,
+            retry=NO_RETRY,
+        )
+        client = LLMClient(config)
+        try:
+            error, _, elapsed = await fail(client)
+        finally:
+            await client.aclose()
+            for filler in fillers:
+                filler.close()
+    assert isinstance(error, LLMTimeout)
+    assert error.phase == "connect"
+    assert error.retryable
+    assert 0.3 <= elapsed < 0.3 + 1.5
+
+
+async def test_no_time_left_means_no_request(fake: FakeOpenAI) -> None:
+    fake.stream(["unused"])
+    client = LLMClient(make_config(fake))
+    try:
+        error, _, _ = await fail(client, remaining=lambda: 0.0)
+    finally:
+        await client.aclose()
+    assert isinstance(error, LLMTimeout)
+    assert error.phase == "deadline"
+    assert fake.requests == []
+
+
+async def test_half_open_breaker_lets_one_probe_through_and_closes_on_success(
+    fake: FakeOpenAI,
+) -> None:
+    now = [0.0]
+    breaker = CircuitBreaker("fake", failure_threshold=1, reset_after=30.0, clock=lambda: now[0])
+    fake.status(500)
+    fake.stream(["back"])
+    client = LLMClient(make_config(fake), breaker=breaker)
+    try:
+        await fail(client)
+        assert breaker.state is BreakerState.OPEN
+        blocked, _, _ = await fail(client)
+        assert isinstance(blocked, LLMBlocked)
+        now[0] = 31.0
+        result, _ = await call(client)
+    finally:
+        await client.aclose()
+    assert result.text == "back"
+    assert breaker.state is BreakerState.CLOSED
+    assert len(fake.requests) == 2
 
 
 async def test_unset_key_variable_is_a_config_error_without_a_request(
