@@ -61,41 +61,50 @@ def is_dependency_file(path: Path) -> bool:
 
 
 def read_lock(path: Path, workspace: Path) -> LockedVersions:
-    if path.name in TOML_LOCKS:
+    if path.name.endswith(TOML_LOCKS):
         return read_toml_lock(path, workspace)
-    if path.name == "Pipfile.lock":
+    if path.name.endswith("Pipfile.lock"):
         return read_pipfile_lock(path, workspace)
     return read_package_lock(path, workspace)
+
+
+def _kind(name: str) -> str | None:
+    """The known file name that `name` is or ends with (`x__pyproject.toml` counts too)."""
+    for known in sorted(_FIXED_NAMES, key=len, reverse=True):
+        if name == known or name.endswith(known):
+            return known
+    return None
 
 
 def parse_dependency_file(path: Path, workspace: Path) -> Detection:
     """The dependencies one file declares (following its includes), by its file name.
 
-    A lock file declares nothing: its result holds only a note and any problems.
-    Any other `.txt` or `.in` file is read as a requirements file.
+    A name that ends with a known one (`backup-pyproject.toml`) is read as that kind; any
+    other `.txt` or `.in` file is read as a requirements file. A lock file declares
+    nothing: its result holds only a note and any problems.
     """
     path, workspace = Path(path), Path(workspace)
-    name = path.name
-    if name == "pyproject.toml":
+    kind = _kind(path.name)
+    if kind == "pyproject.toml":
         return parse_pyproject(path, workspace)
-    if name == "setup.cfg":
+    if kind == "setup.cfg":
         return parse_setup_cfg(path, workspace)
-    if name == "Pipfile":
+    if kind == "Pipfile":
         return parse_pipfile(path, workspace)
-    if name == "package.json":
+    if kind == "package.json":
         return parse_package_json(path, workspace)
     shown = relative_name(path, workspace)
-    if name in {*TOML_LOCKS, *NPM_LOCKS, "Pipfile.lock"}:
+    if kind in {*TOML_LOCKS, *NPM_LOCKS, "Pipfile.lock"}:
         locked = read_lock(path, workspace)
         detection = Detection(problems=list(locked.problems))
         detection.notes.append(
             f"{shown}: lock file with versions of {len(locked.versions)} packages"
         )
         return detection
+    if kind == "setup.py":
+        return Detection(notes=[f"{shown}: setup.py is never executed; not read"])
     if is_requirements_name(path) or path.suffix in (".txt", ".in"):
         return parse_requirements_file(path, workspace)
-    if name == "setup.py":
-        return Detection(notes=[f"{shown}: setup.py is never executed; not read"])
     detection = Detection()
     detection.problem(shown, None, "not a dependency file this reader knows")
     return detection

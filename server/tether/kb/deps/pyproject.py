@@ -43,7 +43,18 @@ def parse_pyproject(path: Path, workspace: Path) -> Detection:
         )
     read_poetry(toml)
     _apply_uv_sources(toml)
+    _drop_self_references(toml)
     return toml.detection
+
+
+def _drop_self_references(toml: TomlSource) -> None:
+    """`pdm[copier]` inside pdm's own extras names the project itself, not a dependency."""
+    names = (toml.table("project").get("name"), toml.table("tool", "poetry").get("name"))
+    own = {canonicalize_name(name) for name in names if isinstance(name, str)}
+    if own:
+        toml.detection.dependencies = [
+            dependency for dependency in toml.detection.dependencies if dependency.name not in own
+        ]
 
 
 def _read_project(toml: TomlSource) -> None:

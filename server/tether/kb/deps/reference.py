@@ -103,9 +103,10 @@ def parse_reference(
     else:
         from_name = _from_file_name(url)
         if from_name is None:
+            kind = "URL" if "://" in url or url.startswith("file:") else "local path"
             return Skipped(
-                f"{source}:{line}: {shorten(url)!r} names no package "
-                "(add #egg=NAME or write NAME @ URL); skipped"
+                f"{source}:{line}: {kind} {shorten(url)!r} skipped: it names no package "
+                "(add #egg=NAME or write NAME @ URL)"
             )
         display_name, version = from_name
         spec = f"=={version}"
