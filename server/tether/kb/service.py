@@ -168,23 +168,22 @@ class DocsService:
         request = _Request(name, resolved, query, max_tokens)
         fallback: tuple[CacheEntry, str] | None = None
         for provider in self.providers:
-            if offline and provider.remote:
-                errors.append(f"{provider.name}: skipped (offline)")
-                continue
             if not provider.remote and version is None and resolved is None:
                 errors.append(f"{provider.name}: {name} is not installed in this project")
                 continue
             key = self._key(provider, request)
-            if not refresh:
+            if not refresh or offline:
                 cached = await self._cached(key)
                 if cached is not None:
                     entry, tier = cached
-                    now = self.clock()
-                    if entry.is_fresh(now):
+                    if entry.is_fresh(self.clock()):
                         return self._from_entry(request, entry, tier, stale=False, errors=errors)
                     if not offline:
                         self._refresh_in_background(provider, key, request)
                     return self._from_entry(request, entry, tier, stale=True, errors=errors)
+            if offline and provider.remote:
+                errors.append(f"{provider.name}: skipped (offline)")
+                continue
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 errors.append(
