@@ -1,0 +1,198 @@
+"""`tether docs LIBRARY [QUERY]` and `tether cache stats|clear`.
+
+Imports stay inside the commands: `tether --version` must not pay for httpx or diskcache,
+and a docs answer served from the cache never imports httpx at all.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from tether.cli.errors import EXIT_FAILED, EXIT_USAGE, fail
+from tether.cli.output import print_json
+
+if TYPE_CHECKING:
+    from tether.config import TetherConfig
+    from tether.kb.service import DocsResult, DocsService
+    from tether.kb.store import DocsStore
+
+
+@click.command("docs")
+@click.argument("library")
+@click.argument("query", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1, max=1_000_000),
+    default=None,
+    help="Size of the answer in tokens (characters / 4); default from configuration, 4000.",
+)
+@click.option("--refresh", is_flag=True, help="Ask the providers again, ignoring cached docs.")
+@click.option(
+    "--offline", is_flag=True, help="Never use the network: installed packages and cache."
+)
+@click.option("-C", "--directory", default=".", metavar="DIR", help="Workspace folder.")
+def docs(
+    library: str,
+    query: tuple[str, ...],
+    as_json: bool,
+    max_tokens: int | None,
+    refresh: bool,
+    offline: bool,
+    directory: str,
+) -> None:
+    """Documentation for LIBRARY (a PyPI or npm package), focused on QUERY.
+
+    Exit status 1 when no provider has docs (each provider's reason is printed on stderr),
+    2 for an invalid library name or workspace.
+    """
+    import asyncio
+
+    from tether.kb.providers.base import InvalidLibraryName, check_library_name
+
+    try:
+        name = check_library_name(library)
+    except InvalidLibraryName as error:
+        fail(str(error), EXIT_USAGE)
+    workspace = _workspace(directory)
+    config = _config(workspace)
+    service = _service(workspace, config)
+    result = asyncio.run(
+        _lookup(
+            service,
+            name,
+            " ".join(query),
+            max_tokens=max_tokens or config.docs.max_tokens,
+            refresh=refresh,
+            offline=offline or config.docs.offline,
+        )
+    )
+    if as_json:
+        print_json(result.to_json())
+    elif result.found:
+        click.echo(result.render_markdown(), nl=False)
+    if not result.found:
+        if not as_json:
+            click.echo(f"tether: no documentation found for {name}", err=True)
+        for reason in result.errors:
+            click.echo(f"  {reason}", err=True)
+        raise SystemExit(EXIT_FAILED)
+    for reason in result.errors:
+        click.echo(f"tether: note: {reason}", err=True)
+
+
+@click.group("cache")
+def cache() -> None:
+    """Inspect or empty the shared docs cache."""
+
+
+@cache.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("-C", "--directory", default=".", metavar="DIR", help="Workspace folder.")
+def stats(as_json: bool, directory: str) -> None:
+    """Entries, size, hits, misses, errors and latency per cache tier."""
+    store = _store(_config(_workspace(directory)))
+    try:
+        snapshot = store.stats().to_json()
+    finally:
+        store.close()
+    if as_json:
+        print_json(snapshot)
+        return
+    click.echo(f"directory: {snapshot['directory']} ({snapshot['disk_state']})")
+    if snapshot.get("disk_detail"):
+        click.echo(f"note: {snapshot['disk_detail']}")
+    for tier in ("memory", "disk"):
+        figures = snapshot[tier]
+        latency = ""
+        if figures.get("latency_p50_us") is not None:
+            latency = (
+                f", p50 {figures['latency_p50_us']:.0f}us p99 {figures['latency_p99_us']:.0f}us"
+            )
+        click.echo(
+            f"{tier}: {_count(figures.get('entries'))} entries, "
+            f"{_count(figures.get('bytes'))} bytes, {figures['hits']} hits, "
+            f"{figures['misses']} misses, {figures['errors']} errors{latency}"
+        )
+
+
+@cache.command("clear")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("-C", "--directory", default=".", metavar="DIR", help="Workspace folder.")
+def clear(as_json: bool, directory: str) -> None:
+    """Remove every cached docs entry (all workspaces share the cache)."""
+    store = _store(_config(_workspace(directory)))
+    try:
+        removed = store.clear()
+        where = str(store.directory)
+    finally:
+        store.close()
+    if as_json:
+        print_json({"removed": removed, "directory": where})
+    else:
+        click.echo(f"removed {removed} cached entries from {where}")
+
+
+async def _lookup(
+    service: DocsService,
+    name: str,
+    query: str,
+    *,
+    max_tokens: int,
+    refresh: bool,
+    offline: bool,
+) -> DocsResult:
+    try:
+        return await service.lookup(
+            name, query, max_tokens=max_tokens, refresh=refresh, offline=offline
+        )
+    finally:
+        await service.aclose()
+
+
+def _workspace(directory: str) -> Path:
+    workspace = Path(directory)
+    if not workspace.is_dir():
+        fail(f"directory not found: {directory}", EXIT_USAGE)
+    return workspace.resolve()
+
+
+def _config(workspace: Path) -> TetherConfig:
+    from tether.config import load_config
+
+    config, problems = load_config(workspace)
+    for problem in problems:
+        click.echo(f"tether: warning: {problem}", err=True)
+    return config
+
+
+def _service(workspace: Path, config: TetherConfig) -> DocsService:
+    from tether.kb.service import build_docs_service
+
+    try:
+        return build_docs_service(
+            workspace,
+            cache_dir=Path(config.docs.cache_dir).expanduser() if config.docs.cache_dir else None,
+            providers=config.docs.providers,
+            context7_url=config.context7.url,
+            context7_key=os.environ.get(config.context7.api_key_env) or None,
+            interpreter=config.interpreter,
+            lookup_timeout=config.docs.lookup_timeout,
+        )
+    except ValueError as error:
+        fail(str(error), EXIT_USAGE)
+
+
+def _store(config: TetherConfig) -> DocsStore:
+    from tether.kb.store import DocsStore
+
+    directory = Path(config.docs.cache_dir).expanduser() if config.docs.cache_dir else None
+    return DocsStore(directory)
+
+
+def _count(value: object) -> str:
+    return "?" if value is None else str(value)
