@@ -25,7 +25,9 @@ from tether.kb.deps.source_file import read_source
 
 _PACKAGE_HEADER = re.compile(r"^\[\[package\]\][ \t]*\r?$", re.MULTILINE)
 _PACKAGE_ENTRY = re.compile(
-    r"^\[\[package\]\][ \t]*\r?\nname = \"([^\"\\\r\n]*)\"\r?\n(?:version = \"([^\"\\\r\n]*)\")?",
+    r"^\[\[package\]\][ \t]*\r?\nname = \"([^\"\\\r\n]*)\"\r?\n"
+    # A version line, or (a package whose version is dynamic) straight on to its source.
+    r"(?:version = \"([^\"\\\r\n]*)\"\r?$|(?=source = ))",
     re.MULTILINE,
 )
 _AT_LINE = re.compile(r"\(at line (\d+)")

@@ -31,8 +31,9 @@ def parse_setup_cfg(path: Path, workspace: Path) -> Detection:
         parser.read_string(source.text, source=source.name)
     except configparser.Error as error:
         line = getattr(error, "lineno", None)
-        if isinstance(error, configparser.ParsingError) and error.errors:
-            line = error.errors[0][0]
+        errors = getattr(error, "errors", None)
+        if line is None and errors:
+            line = errors[0][0]
         reason = str(error).splitlines()[0]
         detection.problem(source.name, line, f"invalid setup.cfg: {shorten(reason, 120)}")
         return detection
