@@ -21,7 +21,7 @@ _HTML_BLOCK_DROP = re.compile(
 )
 _HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 _RST_SUBSTITUTION_USE = re.compile(r"\|[A-Za-z0-9_ -]+\|_{0,2}")
-_RST_DIRECTIVE = re.compile(r"^\.\. (image|figure|raw|\|[^|]+\|)\b.*$")
+_RST_DIRECTIVE = re.compile(r"^\.\. (?:(?:image|figure|raw)::|\|[^|]+\|)")
 _RST_HEADING_CHARS = set("=-~^\"'`#*+<>_:.")
 _BLANK_RUN = re.compile(r"\n{3,}")
 _BADGE_HOSTS = re.compile(
