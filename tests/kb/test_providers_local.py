@@ -137,7 +137,9 @@ def make_venv(workspace: Path, name: str = ".venv") -> Path:
             class Gadget:
                 """A gadget, defined privately and re-exported."""
 
-            async def make_gadget(name: str, /, count: int = 1, *rest: str, **options: object) -> Gadget:
+            async def make_gadget(
+                name: str, /, count: int = 1, *rest: str, **options: object
+            ) -> Gadget:
                 """Make a gadget."""
             '''
         )
@@ -249,7 +251,9 @@ async def test_node_package_docs_from_manifest_readme_and_declarations(tmp_path:
             "types": "dist/index.d.ts",
         },
         {
-            "README.md": "# rocket\n\n[![npm](https://badge.fury.io/js/rocket.svg)](x)\n\nLaunch it.\n",
+            "README.md": (
+                "# rocket\n\n[![npm](https://badge.fury.io/js/rocket.svg)](x)\n\nLaunch it.\n"
+            ),
             "dist/index.d.ts": (
                 "export declare function launch(target: string, speed?: number): Promise<void>;\n"
                 "export interface RocketOptions { fuel: number }\n"
