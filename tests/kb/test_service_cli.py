@@ -1,0 +1,182 @@
+"""`tether docs` and `tether cache`: through click's CliRunner, and as real processes
+talking to the fake Context7 server with a private cache directory."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.fakes.context7 import FakeContext7
+from tether.cli.docs_command import cache, docs
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    values = {
+        "TETHER_CACHE_DIR": str(tmp_path / "cache"),
+        "CONTEXT7_API_URL": "http://127.0.0.1:9",  # nothing listens: must not be needed
+        "CONTEXT7_API_KEY": "",
+        "PYTHONPATH": str(REPO / "server") + os.pathsep + str(REPO),
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    return {**os.environ, **values}
+
+
+def test_docs_prints_a_header_then_ranked_markdown(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(
+        docs, ["httpx", "AsyncClient", "--offline", "--max-tokens", "800", "-C", str(REPO)]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("> tether docs: **httpx ") and "provider: local" in lines[0]
+    assert "class httpx.AsyncClient" in result.stdout
+    assert len(result.stdout) <= 800 * 4 + len(lines[0]) + 10
+
+
+def test_docs_json_is_one_object(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(docs, ["click", "--json", "--offline", "-C", str(REPO)])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["found"] is True and payload["provider"] == "local"
+    assert payload["library"] == "click" and payload["version"]
+    assert payload["content"].startswith("# click ")
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "a/b/c", "x" * 300, "bad name"])
+def test_hostile_library_name_exits_2_with_one_line(env: dict[str, str], name: str) -> None:
+    result = CliRunner().invoke(docs, [name, "-C", str(REPO)])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("tether: error: library name")
+
+
+def test_no_docs_exits_1_with_one_line_per_provider(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(docs, ["surely-not-installed-pkg", "--offline", "-C", str(REPO)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "tether: no documentation found for surely-not-installed-pkg",
+        "  local: surely-not-installed-pkg is not installed in this project",
+        "  context7: skipped (offline)",
+    ]
+
+
+def test_missing_workspace_is_a_usage_error(env: dict[str, str], tmp_path: Path) -> None:
+    result = CliRunner().invoke(docs, ["httpx", "-C", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert "directory not found" in result.stderr
+
+
+def test_cache_stats_and_clear(env: dict[str, str]) -> None:
+    runner = CliRunner()
+    assert runner.invoke(docs, ["httpx", "--offline", "-C", str(REPO)]).exit_code == 0
+    stats = runner.invoke(cache, ["stats", "--json", "-C", str(REPO)])
+    assert stats.exit_code == 0, stats.output
+    payload = json.loads(stats.stdout)
+    assert payload["directory"] == env["TETHER_CACHE_DIR"]
+    assert payload["disk"]["entries"] == 1
+    plain = runner.invoke(cache, ["stats", "-C", str(REPO)])
+    assert "disk: 1 entries" in plain.stdout
+    cleared = runner.invoke(cache, ["clear", "--json", "-C", str(REPO)])
+    assert json.loads(cleared.stdout)["removed"] == 1
+    after = json.loads(runner.invoke(cache, ["stats", "--json", "-C", str(REPO)]).stdout)
+    assert after["disk"]["entries"] == 0
+
+
+def test_command_module_imports_neither_httpx_nor_diskcache(env: dict[str, str]) -> None:
+    code = (
+        "import sys, tether.cli.docs_command;"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'httpx', 'diskcache'}))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert completed.stdout.strip() == "[]"
+
+
+# -- real processes against the fake Context7 ------------------------------------------------
+
+
+async def run_tether(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tether",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, stdout.decode(), stderr.decode()
+
+
+async def test_process_fetches_from_context7_once_then_serves_the_disk_cache(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    workspace = tmp_path / "project"
+    workspace.mkdir()
+    async with FakeContext7() as fake:
+        env = {**env, "CONTEXT7_API_URL": fake.url}
+        code, out, err = await run_tether(env, "docs", "widget", "timeouts", "-C", str(workspace))
+        assert code == 0, err
+        assert out.startswith("> tether docs: **widget** · provider: context7")
+        assert "Widget: Timeouts" in out
+        assert (fake.count("search"), fake.count("context")) == (1, 1)
+
+        code, out, err = await run_tether(
+            {**env, "PYTHONPROFILEIMPORTTIME": "1"},
+            "docs",
+            "widget",
+            "timeouts",
+            "-C",
+            str(workspace),
+        )
+        assert code == 0
+        assert "cache: disk" in out.splitlines()[0]
+        assert fake.count() == 2  # nothing new: served from the shared disk cache
+        assert "| httpx" not in err  # a cache hit never imports the HTTP client
+
+        fake.mode, fake.burst = "server_error", 100
+        code, out, err = await run_tether(
+            env, "docs", "widget", "timeouts", "--refresh", "-C", str(workspace)
+        )
+        assert code == 0
+        assert "stale" in out.splitlines()[0]
+        assert "tether: note: context7:" in err and "server error 500" in err
+
+
+async def test_process_offline_sends_nothing(env: dict[str, str], tmp_path: Path) -> None:
+    async with FakeContext7() as fake:
+        env = {**env, "CONTEXT7_API_URL": fake.url}
+        code, out, err = await run_tether(env, "docs", "widget", "--offline", "-C", str(tmp_path))
+    assert code == 1
+    assert out == ""
+    assert "context7: skipped (offline)" in err
+    assert fake.count() == 0
+
+
+async def test_process_reports_a_rejected_key_and_exits_1(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    async with FakeContext7("unauthorized") as fake:
+        env = {**env, "CONTEXT7_API_URL": fake.url, "CONTEXT7_API_KEY": "ctx7sk-wrong"}
+        code, out, err = await run_tether(env, "docs", "widget", "--json", "-C", str(tmp_path))
+    assert code == 1
+    payload = json.loads(out)
+    assert payload["found"] is False
+    assert any("Context7 rejected the API key" in error for error in payload["errors"])
+    assert "Context7 rejected the API key" in err
+    assert fake.requests[0].headers["authorization"] == "Bearer ctx7sk-wrong"
