@@ -1,0 +1,110 @@
+"""Ranking docs against a query within a token budget, and local docs cached per version."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tether.kb.providers.local import LocalProvider
+from tether.kb.ranking import estimate_tokens, query_terms, select, split_sections
+from tether.kb.service import DocsService
+from tether.kb.store import DocsStore
+
+DOC = """# pkg 1.0
+
+A package that does things.
+
+## Install
+
+pip install pkg
+
+## Timeouts
+
+Set `timeout=` on every call. Timeouts are in seconds.
+
+```python
+# a comment that looks like a heading
+client.get(url, timeout=5)
+```
+
+## Streaming
+
+Stream responses with `stream()`.
+
+#### `pkg.Client.connect(host: str, timeout: float = 5.0) -> None`
+
+Open a connection.
+"""
+
+
+def test_sections_split_at_headings_but_not_inside_code() -> None:
+    sections = split_sections(DOC)
+    assert [section.title for section in sections] == [
+        "pkg 1.0",
+        "Install",
+        "Timeouts",
+        "Streaming",
+        "`pkg.Client.connect(host: str, timeout: float = 5.0) -> None`",
+    ]
+    assert "# a comment that looks like a heading" in sections[2].text
+
+
+def test_query_terms_drop_stopwords_and_duplicates() -> None:
+    assert query_terms("How do I set the Timeout for the timeout?") == ["set", "timeout"]
+
+
+def test_small_documents_are_returned_whole() -> None:
+    assert select(DOC, "anything", 10_000) == DOC
+
+
+def test_budget_keeps_the_opening_and_the_best_matches_in_document_order() -> None:
+    chosen = select(DOC, "timeout", 70)
+    assert estimate_tokens(chosen) <= 70
+    assert chosen.startswith("# pkg 1.0")
+    assert "## Timeouts" in chosen
+    assert "## Install" not in chosen and "## Streaming" not in chosen
+    assert chosen.index("## Timeouts") < chosen.index("pkg.Client.connect")
+
+
+def test_without_a_query_the_document_is_taken_in_order() -> None:
+    chosen = select(DOC, "", 40)
+    assert estimate_tokens(chosen) <= 40
+    assert chosen.startswith("# pkg 1.0") and "## Install" in chosen
+
+
+def test_an_oversized_best_section_is_cut_rather_than_dropped() -> None:
+    document = "# big\n\nintro\n\n## Client\n\n" + "client option line\n" * 2000
+    chosen = select(document, "client", 300)
+    assert estimate_tokens(chosen) <= 300
+    assert "## Client" in chosen and "truncated to fit the token budget" in chosen
+
+
+def make_site(root: Path, version: str) -> Path:
+    site = root / ".venv" / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True, exist_ok=True)
+    (root / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    for old in site.glob("gizmo-*.dist-info"):
+        shutil.rmtree(old)
+    info = site / f"gizmo-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: gizmo\nVersion: {version}\nSummary: Gizmo {version}\n"
+    )
+    (info / "RECORD").write_text("")
+    return site
+
+
+async def test_local_docs_stay_fresh_until_the_installed_version_changes(tmp_path: Path) -> None:
+    make_site(tmp_path, "1.0")
+    service = DocsService(DocsStore(tmp_path / "cache"), [LocalProvider(tmp_path)])
+    try:
+        first = await service.lookup("gizmo")
+        again = await service.lookup("gizmo", "anything")
+        make_site(tmp_path, "2.0")
+        upgraded = await service.lookup("gizmo")
+    finally:
+        await service.aclose()
+    assert first.found and first.version == "1.0" and first.from_cache is None
+    assert again.from_cache == "memory" and again.version == "1.0" and not again.stale
+    assert upgraded.version == "2.0" and upgraded.from_cache is None
+    assert "Gizmo 2.0" in upgraded.content
