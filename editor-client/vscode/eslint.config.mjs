@@ -1,6 +1,15 @@
-// ESLint flat config: typescript-eslint's type-checked rules over src/ and test/.
+// ESLint flat config: typescript-eslint's type-checked rules over the TypeScript sources
+// and tests; the plain-JavaScript test fixtures (*.cjs) get the untyped rules.
 import eslint from "@eslint/js";
 import tseslint from "typescript-eslint";
+
+const nodeGlobals = {
+  require: "readonly",
+  module: "writable",
+  process: "readonly",
+  console: "readonly",
+  __dirname: "readonly",
+};
 
 export default tseslint.config(
   { ignores: ["dist/", "out/", "node_modules/", "*.vsix"] },
@@ -8,7 +17,7 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ["eslint.config.mjs"] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       "@typescript-eslint/no-floating-promises": [
@@ -21,7 +30,13 @@ export default tseslint.config(
     },
   },
   {
-    files: ["eslint.config.mjs"],
+    files: ["**/*.cjs", "**/*.mjs"],
     ...tseslint.configs.disableTypeChecked,
+    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, sourceType: "commonjs", globals: nodeGlobals },
+    rules: { ...tseslint.configs.disableTypeChecked.rules, "@typescript-eslint/no-require-imports": "off" },
+  },
+  {
+    files: ["**/*.mjs"],
+    languageOptions: { sourceType: "module" },
   },
 );

@@ -51,7 +51,7 @@ export interface ServerEvents {
 }
 
 export class ServerSupervisor implements vscode.Disposable {
-  private client: LanguageClient | undefined;
+  private client: TetherLanguageClient | undefined;
   private queue: Promise<void> = Promise.resolve();
   private restartQueued = false;
   private disposed = false;
@@ -101,8 +101,12 @@ export class ServerSupervisor implements vscode.Disposable {
   }
 
   private enqueue(job: () => Promise<void>): Promise<void> {
-    // Each job reports its own failures, so one failed start cannot wedge the queue.
-    this.queue = this.queue.then(job, job);
+    // The queue never rejects: a failed start is reported here, and the next job still runs.
+    this.queue = this.queue.then(job).catch((error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      this.output.error(`Language server start/stop failed: ${error instanceof Error ? (error.stack ?? message) : message}`);
+      void vscode.window.showErrorMessage(`Tether: the language server could not be started or stopped: ${message}`);
+    });
     return this.queue;
   }
 
@@ -142,7 +146,7 @@ export class ServerSupervisor implements vscode.Disposable {
       initializationFailedHandler: () => false,
       errorHandler: crashes,
     };
-    const client = new LanguageClient("tether", "Tether", serverOptions, clientOptions);
+    const client = new TetherLanguageClient("tether", "Tether", serverOptions, clientOptions);
     client.onNotification(RUN_STATUS_NOTIFICATION, (params: unknown) => this.events.onRunStatus(params));
     client.onDidChangeState((change) => {
       if (change.newState === State.Stopped || change.newState === State.Starting) {
@@ -152,6 +156,7 @@ export class ServerSupervisor implements vscode.Disposable {
     try {
       await withTimeout(client.start(), START_TIMEOUT_MS, "the server did not answer initialize");
       crashes.markRunning();
+      client.hasStarted = true;
       this.client = client;
       this.output.info("The language server is running");
     } catch (error) {
@@ -198,6 +203,19 @@ async function withTimeout<T>(promise: Promise<T>, milliseconds: number, what: s
     return await Promise.race([promise, timeout]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * Until the first start succeeds, the library's own notifications ("couldn't create
+ * connection to server") only go to the log: explainStartFailure says the same thing once,
+ * naming the command and what to change.
+ */
+class TetherLanguageClient extends LanguageClient {
+  hasStarted = false;
+
+  override error(message: string, data?: unknown, showNotification: boolean | "force" = true): void {
+    super.error(message, data, this.hasStarted ? showNotification : false);
   }
 }
 

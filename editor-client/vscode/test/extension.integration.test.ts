@@ -1,0 +1,330 @@
+// Loads the real extension bundle (with the real vscode-languageclient) against a stand-in
+// for the `vscode` module and drives it end to end: it spawns a real LSP server process
+// over stdio (test/integration/fakeTetherServer.cjs), runs the palette commands, and
+// checks what reached the server and what the user would see.
+
+import assert from "node:assert/strict";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { build } from "esbuild";
+import { extensionBundleOptions } from "../esbuild.config";
+
+interface StubControl {
+  settings: Record<string, unknown>;
+  quickPickAnswers: unknown[];
+  inputBoxAnswers: (string | undefined)[];
+  openDialogAnswers: unknown[];
+  quickPicks: { items: { label: string }[]; options: unknown }[];
+  inputBoxes: { options: unknown; answer: string | undefined; validation: string | undefined }[];
+  messages: { kind: string; text: string }[];
+  documents: { language: string; content: string }[];
+  builtinCommands: unknown[][];
+  statusBarItems: { text: string; tooltip: string; visible: boolean; command?: { command: string; arguments: unknown[] } }[];
+  commands: Map<string, (...args: unknown[]) => Promise<unknown>>;
+  changeSettings(changes: Record<string, unknown>): void;
+  reset(): void;
+}
+
+interface ExtensionModule {
+  activate(context: { subscriptions: { dispose(): unknown }[] }): void;
+  deactivate(): Promise<void>;
+}
+
+interface ServerEvent {
+  pid: number;
+  event: string;
+  argv?: string[];
+  initializationOptions?: unknown;
+  tether?: unknown;
+  command?: string;
+  arguments?: unknown[];
+}
+
+const FAKE_SERVER = join(__dirname, "integration", "fakeTetherServer.cjs");
+const WAIT_MS = 15_000;
+
+const RUNS = [
+  { run_id: "r-waiting", workflow: "build", status: "waiting", age_seconds: 30, duration_ms: 2000 },
+  { run_id: "r-running", workflow: "check", status: "running", age_seconds: 5, duration_ms: null },
+  { run_id: "r-done", workflow: "check", status: "succeeded", age_seconds: 600, duration_ms: 4000 },
+];
+
+const DEFAULT_RESPONSES = {
+  "tether.workflows": { result: [{ name: "check", description: "Lint and test", source: "builtin" }, { name: "build", description: "", source: ".tether/workflows/build.toml" }] },
+  "tether.start": {
+    result: { run_id: "r-new" },
+    notify: [{ run_id: "r-new", workflow: "check", status: "running", step: "lint" }],
+  },
+  "tether.runs": { result: RUNS },
+  "tether.show": {
+    result: { run_id: "r-new", workflow: "check", status: "paused", resume_command: "tether resume r-new", steps: [{ id: "lint", status: "succeeded", attempts: 1, duration_ms: 1500 }] },
+  },
+  "tether.resume": { result: { run_id: "r-waiting", status: "succeeded" } },
+  "tether.cancel": { result: { run_id: "r-running", status: "cancelled" } },
+  "tether.docs": { result: { markdown: "# httpx 0.28.1\n\nStreaming responses ...", library: "httpx", version: "0.28.1", provider: "local" } },
+  "tether.prewarm": { result: { libraries: 3 } },
+};
+
+describe("the extension against a real language server process", () => {
+  const directory = mkdtempSync(join(tmpdir(), "tether-vscode-"));
+  const recordPath = join(directory, "server-events.jsonl");
+  const responsesPath = join(directory, "responses.json");
+  const load = createRequire(__filename);
+  let stub: StubControl;
+  let extension: ExtensionModule;
+  const subscriptions: { dispose(): unknown }[] = [];
+
+  const events = (): ServerEvent[] =>
+    existsSync(recordPath)
+      ? readFileSync(recordPath, "utf8")
+          .split("\n")
+          .filter((line) => line !== "")
+          .map((line) => JSON.parse(line) as ServerEvent)
+      : [];
+  const commandsSent = (): [string | undefined, unknown][] =>
+    events()
+      .filter((event) => event.event === "command")
+      .map((event) => [event.command, event.arguments]);
+  const respond = (overrides: Record<string, unknown>): void =>
+    writeFileSync(responsesPath, JSON.stringify({ ...DEFAULT_RESPONSES, ...overrides }));
+  const run = async (command: string, argument?: unknown): Promise<void> => {
+    const handler = stub.commands.get(command);
+    assert.ok(handler, `${command} is registered`);
+    await handler(argument);
+  };
+  const clearRecord = (): void => rmSync(recordPath, { force: true });
+
+  before(async () => {
+    await build(extensionBundleOptions(join(directory, "extension.js")));
+    mkdirSync(join(directory, "node_modules", "vscode"), { recursive: true });
+    copyFileSync(join(__dirname, "integration", "vscodeStub.cjs"), join(directory, "node_modules", "vscode", "index.js"));
+    respond({});
+    stub = (load(join(directory, "node_modules", "vscode")) as { __test: StubControl }).__test;
+    stub.settings["tether.interpreter"] = [process.execPath, FAKE_SERVER, recordPath, responsesPath];
+    stub.settings["tether.progressInterval"] = 2;
+    stub.settings["tether.docs.providers"] = ["local"];
+    stub.settings["tether.logLevel"] = "verbose";
+    extension = load(join(directory, "extension.js")) as ExtensionModule;
+    extension.activate({ subscriptions });
+  });
+
+  after(async () => {
+    await extension.deactivate();
+    subscriptions.forEach((subscription) => subscription.dispose());
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  it("starts `<interpreter> -m tether serve` with the mapped initializationOptions", async () => {
+    const started = await waitFor(() => events().find((event) => event.event === "initialize"), "the server's initialize");
+    assert.deepEqual(started.argv, [recordPath, responsesPath, "-m", "tether", "serve"]);
+    assert.deepEqual(started.initializationOptions, {
+      progressInterval: 2,
+      prewarm: { onStart: true, onSave: true },
+      docs: { providers: ["local"], offline: false },
+      context7: { url: null },
+      defaultBudget: "50s",
+      logLevel: "info",
+    });
+    // The invalid log level was reported once, naming the setting.
+    assert.deepEqual(
+      stub.messages.filter((message) => message.kind === "warning").map((message) => message.text),
+      ['Tether: tether.logLevel: "verbose" is not one of error, warning, info, debug; using the default "info"'],
+    );
+  });
+
+  it("answers workspace/configuration for the tether section", async () => {
+    const configuration = await waitFor(() => events().find((event) => event.event === "configuration"), "a configuration request");
+    assert.deepEqual(configuration.tether, {
+      interpreter: [process.execPath, FAKE_SERVER, recordPath, responsesPath],
+      progressInterval: 2,
+      docs: { providers: ["local"] },
+      logLevel: "verbose",
+    });
+  });
+
+  it("Run Workflow picks from tether.workflows and starts the run with its params", async () => {
+    stub.reset();
+    stub.quickPickAnswers.push((items: { label: string }[]) => items[0]);
+    stub.inputBoxAnswers.push('target=src message="two words"');
+    await run("tether.runWorkflow");
+    assert.deepEqual(stub.quickPicks[0].items.map((item) => item.label), ["check", "build"]);
+    assert.deepEqual(commandsSent().slice(-2), [
+      ["tether.workflows", [{}]],
+      ["tether.start", [{ workflow: "check", params: { target: "src", message: "two words" } }]],
+    ]);
+    assert.deepEqual(stub.messages, [{ kind: "status", text: "Tether: started check (r-new)" }]);
+  });
+
+  it("shows the run from tether/runStatus in the status bar, and clicking it shows the run", async () => {
+    const item = await waitFor(() => stub.statusBarItems.find((candidate) => candidate.visible), "the status bar item");
+    assert.equal(item.text, "$(sync~spin) check: lint");
+    assert.deepEqual(item.command?.arguments, [{ run_id: "r-new" }]);
+    stub.reset();
+    await run(item.command?.command ?? "", ...(item.command?.arguments ?? []));
+    assert.deepEqual(commandsSent().at(-1), ["tether.show", [{ run_id: "r-new" }]]);
+    assert.equal(stub.documents.length, 1);
+    assert.equal(stub.documents[0].language, "markdown");
+    assert.match(stub.documents[0].content, /^# check — paused$/m);
+    assert.match(stub.documents[0].content, /tether resume r-new/);
+    assert.deepEqual(stub.builtinCommands, [["markdown.showPreview"]]);
+  });
+
+  it("Run Workflow refuses malformed params in the input box and starts nothing", async () => {
+    stub.reset();
+    const before = commandsSent().length;
+    stub.quickPickAnswers.push((items: { label: string }[]) => items[0]);
+    stub.inputBoxAnswers.push("target");
+    await run("tether.runWorkflow");
+    assert.equal(stub.inputBoxes[0].validation, 'parameter 1 ("target"): expected KEY=VALUE');
+    assert.deepEqual(commandsSent().slice(before), [["tether.workflows", [{}]]]);
+  });
+
+  it("Resume Run offers only resumable runs and passes a waiting run's typed result", async () => {
+    stub.reset();
+    stub.quickPickAnswers.push((items: { label: string }[]) => items[0], (items: string[]) => items[0]);
+    stub.inputBoxAnswers.push("the agent's answer");
+    await run("tether.resumeRun");
+    assert.deepEqual(stub.quickPicks[0].items.map((item) => item.label), ["$(comment-discussion) build"]);
+    assert.deepEqual(commandsSent().slice(-2), [
+      ["tether.runs", [{}]],
+      ["tether.resume", [{ run_id: "r-waiting", result: "the agent's answer" }]],
+    ]);
+  });
+
+  it("Resume Run passes a chosen result file", async () => {
+    stub.reset();
+    stub.quickPickAnswers.push((items: { label: string }[]) => items[0], (items: string[]) => items[1]);
+    stub.openDialogAnswers.push([{ fsPath: "/tmp/answer.md" }]);
+    await run("tether.resumeRun");
+    assert.deepEqual(commandsSent().at(-1), ["tether.resume", [{ run_id: "r-waiting", result_file: "/tmp/answer.md" }]]);
+  });
+
+  it("Cancel Run offers running runs only and cancels the one picked", async () => {
+    stub.reset();
+    stub.quickPickAnswers.push((items: { label: string }[]) => items[0]);
+    await run("tether.cancelRun");
+    assert.deepEqual(stub.quickPicks[0].items.map((item) => item.label), ["$(sync~spin) check"]);
+    assert.deepEqual(commandsSent().at(-1), ["tether.cancel", [{ run_id: "r-running" }]]);
+  });
+
+  it("Look Up Docs sends {library, query} and previews the markdown", async () => {
+    stub.reset();
+    stub.inputBoxAnswers.push("httpx", "streaming responses");
+    await run("tether.lookUpDocs");
+    assert.deepEqual(commandsSent().at(-1), ["tether.docs", [{ library: "httpx", query: "streaming responses" }]]);
+    assert.deepEqual(stub.documents, [{ language: "markdown", content: "# httpx 0.28.1\n\nStreaming responses ..." }]);
+    assert.deepEqual(stub.builtinCommands, [["markdown.showPreview"]]);
+  });
+
+  it("Prewarm Docs sends tether.prewarm with an empty object", async () => {
+    await run("tether.prewarmDocs");
+    assert.deepEqual(commandsSent().at(-1), ["tether.prewarm", [{}]]);
+  });
+
+  it("reports a garbage server answer and a server error in one line each", async () => {
+    stub.reset();
+    respond({ "tether.workflows": { result: "not a list" }, "tether.prewarm": { error: "cache is read-only" } });
+    await run("tether.runWorkflow");
+    await run("tether.prewarmDocs");
+    assert.deepEqual(
+      stub.messages.map((message) => message.text),
+      [
+        'Tether: Run Workflow failed: tether.workflows returned "not a list", expected a list',
+        "Tether: Prewarm Docs failed: cache is read-only",
+      ],
+    );
+    respond({});
+  });
+
+  it("restarts the server with new options when a tether setting changes", async () => {
+    const firstPid = events().find((event) => event.event === "initialize")?.pid;
+    clearRecord();
+    stub.changeSettings({ "tether.docs.offline": true });
+    const restarted = await waitFor(() => events().find((event) => event.event === "initialize"), "a restarted server");
+    assert.notEqual(restarted.pid, firstPid);
+    assert.deepEqual((restarted.initializationOptions as { docs: unknown }).docs, { providers: ["local"], offline: true });
+    await waitFor(() => !isAlive(firstPid), "the old server to exit");
+  });
+
+  it("brings a crashed server back and keeps serving commands", async () => {
+    const crashedPid = events().find((event) => event.event === "initialize")?.pid;
+    clearRecord();
+    stub.reset();
+    respond({ "tether.prewarm": { crash: true } });
+    await run("tether.prewarmDocs");
+    respond({});
+    const restarted = await waitFor(() => events().find((event) => event.event === "initialize"), "a server after the crash");
+    assert.notEqual(restarted.pid, crashedPid);
+    assert.match(stub.messages[0]?.text ?? "", /^Tether: Prewarm Docs failed: /);
+    await waitFor(() => events().some((event) => event.event === "configuration"), "the restarted server to be ready");
+    await run("tether.prewarmDocs");
+    assert.deepEqual(commandsSent().at(-1), ["tether.prewarm", [{}]]);
+  });
+
+  it("explains a server that cannot start, and recovers when the interpreter is fixed", async () => {
+    stub.reset();
+    stub.changeSettings({ "tether.interpreter": [join(directory, "no-such-python")] });
+    const failure = await waitFor(
+      () => stub.messages.find((message) => message.kind === "error" && message.text.includes("did not start")),
+      "the start failure message",
+    );
+    // One message for one failure: the library's generic one only goes to the log.
+    assert.deepEqual(
+      stub.messages.filter((message) => message.kind === "error").map((message) => message.text),
+      [failure.text],
+    );
+    assert.equal(
+      failure.text,
+      `Tether: the language server did not start with ${join(directory, "no-such-python")} -m tether serve (from tether.interpreter). Check the tether.interpreter setting.`,
+    );
+    stub.reset();
+    await run("tether.prewarmDocs");
+    assert.match(stub.messages.at(-1)?.text ?? "", /^Tether: Prewarm Docs failed: the language server is not running/);
+
+    clearRecord();
+    stub.changeSettings({ "tether.interpreter": [process.execPath, FAKE_SERVER, recordPath, responsesPath] });
+    await waitFor(() => events().find((event) => event.event === "initialize"), "the server with the fixed interpreter");
+  });
+
+  it("Restart Server replaces the server process, and deactivate shuts it down", async () => {
+    await waitFor(() => events().some((event) => event.event === "configuration"), "the server to be ready");
+    const oldPid = events().find((event) => event.event === "initialize")?.pid;
+    clearRecord();
+    await run("tether.restartServer");
+    const restarted = await waitFor(() => events().find((event) => event.event === "initialize"), "the restarted server");
+    assert.notEqual(restarted.pid, oldPid);
+    await extension.deactivate();
+    assert.ok(events().some((event) => event.event === "shutdown" && event.pid === restarted.pid));
+    await waitFor(() => !isAlive(restarted.pid), "the server process to exit");
+  });
+});
+
+/** Polls `probe` until it returns something truthy; fails after WAIT_MS naming `what`. */
+async function waitFor<T>(probe: () => T | undefined | false, what: string): Promise<T> {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const value = probe();
+    if (value) {
+      return value;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${WAIT_MS} ms waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function isAlive(pid: number | undefined): boolean {
+  if (pid === undefined) {
+    return false;
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
