@@ -21,6 +21,7 @@ from tether.cli.errors import (
 )
 
 if TYPE_CHECKING:
+    from tether.config import RunsConfig
     from tether.engine.execution import Execution
     from tether.engine.state import RunState
 
@@ -91,13 +92,19 @@ def drive(execution: Execution, *, as_json: bool, budget: float | None, workspac
             os._exit(EXIT_INTERRUPTED)  # a second Ctrl-C means now
         execution.stop(StopReason.INTERRUPTED)
 
+    def on_wake() -> None:
+        execution.check_cancel_request()
+
     async def main() -> RunState:
-        from tether.engine.platform import install_stop_signals
+        from tether.engine.platform import install_stop_signals, install_wake_signal
 
         restore = install_stop_signals(on_signal)
+        restore_wake = install_wake_signal(on_wake)
+        execution.enable_wake()  # `tether cancel` may now signal us rather than wait a poll
         try:
             return await execution.run()
         finally:
+            restore_wake()
             restore()
 
     with live if live is not None else contextlib.nullcontext():
@@ -151,7 +158,9 @@ def run(
     """Run WORKFLOW in the workspace."""
     from tether.engine.errors import WorkflowError
     from tether.engine.execution import Execution
+    from tether.engine.journal import Durability
     from tether.engine.loader import apply_params, resolve_workflow
+    from tether.engine.runs import prune_runs
     from tether.steps.registry import builtin_kinds
 
     workspace = Path(directory).resolve()
@@ -165,5 +174,107 @@ def run(
         values = apply_params(spec, overrides)
     except WorkflowError as error:
         fail(str(error))
-    execution = Execution.new(spec, values, workspace, kinds, budget=budget_seconds)
+    runs = runs_config(workspace)
+    prune_runs(workspace, runs.keep)
+    execution = Execution.new(
+        spec,
+        values,
+        workspace,
+        kinds,
+        budget=budget_seconds,
+        durability=Durability(runs.durability),
+    )
+    drive(execution, as_json=as_json, budget=budget_seconds, workspace=workspace)
+
+
+def runs_config(workspace: Path) -> RunsConfig:
+    """The [runs] settings; a bad value is reported on stderr and its default used."""
+    from tether.config import load_config
+
+    config, problems = load_config(workspace)
+    for problem in problems:
+        click.echo(f"tether: warning: {problem}", err=True)
+    return config.runs
+
+
+@click.command("resume")
+@click.argument("run_id")
+@click.option("--budget", metavar="DURATION", help="Pause (resumably) after this long, e.g. 50s.")
+@click.option("--result", "result_text", metavar="TEXT", help="Result for the waiting step.")
+@click.option(
+    "--result-file",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Read the waiting step's result from FILE.",
+)
+@click.option("--step", "step_id", metavar="ID", help="Which waiting step the result is for.")
+@click.option("--force", is_flag=True, help="Run finished steps whose definition changed again.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object at the end.")
+@click.option("-C", "directory", default=".", help="Workspace directory.")
+def resume(
+    run_id: str,
+    budget: str | None,
+    result_text: str | None,
+    result_file: str | None,
+    step_id: str | None,
+    force: bool,
+    as_json: bool,
+    directory: str,
+) -> None:
+    """Continue RUN_ID where it stopped; finished steps never run again."""
+    from tether.engine.errors import RunIdError
+    from tether.engine.execution import Execution
+    from tether.engine.journal import Durability, JournalError
+    from tether.engine.platform import LockHeld
+    from tether.engine.runids import validate_run_id
+    from tether.engine.runs import ResumeRefused, RunNotFound
+    from tether.steps.registry import builtin_kinds
+
+    try:
+        validate_run_id(run_id)  # before any path is formed from it
+    except RunIdError as error:
+        fail(str(error))
+    workspace = Path(directory).resolve()
+    if not workspace.is_dir():
+        fail(f"-C {directory}: not a directory")
+    if result_text is not None and result_file is not None:
+        fail("give --result or --result-file, not both")
+    if step_id is not None and result_text is None and result_file is None:
+        fail("--step names the step a --result is for; give --result or --result-file")
+    result = result_text
+    if result_file is not None:
+        try:
+            result = Path(result_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            fail(f"--result-file {result_file}: {error}")
+    budget_seconds = parse_budget(budget)
+    try:
+        execution = Execution.resume(
+            workspace,
+            run_id,
+            builtin_kinds(),
+            budget=budget_seconds,
+            force=force,
+            durability=Durability(runs_config(workspace).durability),
+        )
+    except LockHeld as held:
+        owner = f"process {held.pid}" if held.pid else "another process"
+        fail(f"run {run_id} is running in {owner}; not resuming it twice")
+    except (RunNotFound, ResumeRefused, JournalError) as error:
+        fail(str(error))
+    try:
+        if result is not None:
+            execution.hand_result(result, step_id)
+    except ResumeRefused as error:
+        execution.close()
+        fail(str(error))
+    if execution.already_succeeded:
+        execution.close()
+        if as_json:
+            from tether.cli.output import print_json
+
+            print_json(execution.state.to_json(None))
+        else:
+            click.echo(f"run {run_id} already succeeded; nothing to run")
+        sys.exit(EXIT_OK)
     drive(execution, as_json=as_json, budget=budget_seconds, workspace=workspace)

@@ -1,21 +1,64 @@
 """The append-only journal of a run: `.tether/runs/<run-id>/events.jsonl`, one event a line.
 
-Written only by the process that owns the run. A torn last line (a crash mid-write) is
-ignored on read; a damaged line anywhere else is an error naming the file and line.
+Written only by the process that owns the run (it holds the run lock). Each line goes to
+the kernel in one write, so a killed process loses at most the line it was writing; a
+torn last line is ignored on read and cut off before the next owner appends. A damaged
+line anywhere else is a JournalError naming the file and line.
+
+Large payloads (a step's output, a partial item, heartbeat details) are written to
+`artifacts/` next to the journal and referenced as {"$artifact": "artifacts/NAME.json"};
+reading resolves them, so replay sees exactly what the live run saw.
+
+fsync never runs on the event loop: a background thread syncs when asked (at step
+boundaries and run end for `step`, after every event for `every-event`, coalescing
+requests that arrive while a sync is in progress); close() waits for the last sync.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+import threading
 from collections.abc import Iterator
+from enum import StrEnum
 from pathlib import Path
-from typing import IO
+from typing import Any
 
 import orjson
 
-from tether.engine.events import Event
+from tether.engine.events import Event, EventType
+
+logger = logging.getLogger(__name__)
 
 JOURNAL_NAME = "events.jsonl"
+ARTIFACTS_DIR = "artifacts"
+ARTIFACT_CAP = 64 * 1024
+"""Serialized size above which a payload goes to an artifact file instead of the journal."""
+
+ARTIFACT_KEY = "$artifact"
+# The fields of each event type that may carry a large payload.
+_PAYLOAD_FIELDS: dict[EventType, tuple[str, ...]] = {
+    EventType.STEP_FINISHED: ("output",),
+    EventType.STEP_OUTPUT: ("item",),
+    EventType.STEP_HEARTBEAT: ("details",),
+    EventType.STEP_WAITING: ("request",),
+    EventType.RUN_STARTED: ("params",),
+}
+_PAYLOAD_TYPES = frozenset(str(kind) for kind in _PAYLOAD_FIELDS)
+# Events after which `step` durability syncs: a finished step must not run again.
+_BOUNDARIES = frozenset({EventType.STEP_FINISHED, EventType.RUN_PAUSED, EventType.RUN_FINISHED})
+_ARTIFACT_REF = re.compile(r"^artifacts/[0-9]{1,12}-[a-z]{1,16}\.json$")
+_fdatasync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
+
+
+class Durability(StrEnum):
+    NONE = "none"
+    """Never fsync: survives a killed process (the kernel has the data), not a power loss."""
+    STEP = "step"
+    """fsync at step boundaries and at run end or pause."""
+    EVERY_EVENT = "every-event"
+    """fsync after every event."""
 
 
 class JournalError(Exception):
@@ -23,39 +66,243 @@ class JournalError(Exception):
 
 
 class JournalWriter:
-    """An EventBus subscriber that appends each event as one orjson line."""
+    """An EventBus subscriber that appends each event as one orjson line.
 
-    def __init__(self, path: Path) -> None:
+    Opening cuts off a torn last line left by a crashed owner, so appends always start on
+    a fresh line.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        durability: Durability = Durability.STEP,
+        *,
+        artifact_cap: int = ARTIFACT_CAP,
+    ) -> None:
         self.path = path
-        self._file: IO[bytes] = open(path, "ab")  # noqa: SIM115 - closed by close()
+        self.durability = Durability(durability)
+        self.artifact_cap = artifact_cap
+        self.failed: str | None = None
+        """The first write error, if any; the run goes on but is no longer durable."""
+        existed = path.exists()
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        if existed:
+            _cut_torn_tail(self._fd, path)
+        self._syncer: _Syncer | None = None
+        if self.durability is not Durability.NONE:
+            self._syncer = _Syncer(self._fd, path, sync_directory=not existed)
 
     def __call__(self, event: Event) -> None:
-        self._file.write(orjson.dumps(event.to_json()) + b"\n")
-        self._file.flush()
+        if self._fd < 0:
+            return
+        record = event.to_json()
+        line = orjson.dumps(record)
+        if len(line) > self.artifact_cap and event.type in _PAYLOAD_FIELDS:
+            line = self._externalise(event, record)
+        try:
+            _write_all(self._fd, line + b"\n")
+        except OSError as error:
+            # The subscriber contract: log and let the run go on. Remember it so the
+            # owner can say the journal is incomplete.
+            self.failed = self.failed or f"{self.path}: cannot append: {error}"
+            logger.error("journal write failed for %s seq %d: %s", self.path, event.seq, error)
+            return
+        if self._syncer is not None and (
+            self.durability is Durability.EVERY_EVENT or event.type in _BOUNDARIES
+        ):
+            self._syncer.request()
+
+    def _externalise(self, event: Event, record: dict[str, Any]) -> bytes:
+        directory = self.path.parent / ARTIFACTS_DIR
+        for name in _PAYLOAD_FIELDS[event.type]:
+            if name not in record:
+                continue
+            payload = orjson.dumps(record[name])
+            if len(payload) <= self.artifact_cap:
+                continue
+            reference = f"{ARTIFACTS_DIR}/{event.seq}-{name}.json"
+            try:
+                directory.mkdir(exist_ok=True)
+                (self.path.parent / reference).write_bytes(payload)
+            except OSError as error:
+                logger.error("cannot write artifact %s: %s", reference, error)
+                record[name] = {"$truncated": f"{len(payload)} bytes; artifact not written"}
+                continue
+            if self._syncer is not None:
+                self._syncer.add_artifact(self.path.parent / reference)
+            record[name] = {ARTIFACT_KEY: reference}
+        return orjson.dumps(record)
 
     def sync(self) -> None:
-        os.fsync(self._file.fileno())
+        """Make everything written so far durable now (blocks; not for the event loop)."""
+        if self._syncer is not None:
+            self._syncer.flush()
+        elif self._fd >= 0:
+            _fdatasync(self._fd)
 
     def close(self) -> None:
-        if not self._file.closed:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
+        """Wait for the final fsync (unless durability is `none`) and close the file."""
+        if self._fd < 0:
+            return
+        if self._syncer is not None:
+            self._syncer.close()
+        os.close(self._fd)
+        self._fd = -1
 
 
-def read_events(path: Path) -> Iterator[Event]:
+class _Syncer:
+    """fsyncs a journal (and new artifacts) in a daemon thread, coalescing requests."""
+
+    def __init__(self, fd: int, path: Path, *, sync_directory: bool) -> None:
+        self._fd = fd
+        self._path = path
+        self._condition = threading.Condition()
+        self._requested = 0
+        self._done = 0
+        self._closing = False
+        self._artifacts: list[Path] = []
+        self._sync_directory = sync_directory
+        self._thread = threading.Thread(target=self._work, name="tether-journal-sync", daemon=True)
+        self._thread.start()
+
+    def request(self) -> None:
+        with self._condition:
+            self._requested += 1
+            self._condition.notify_all()
+
+    def add_artifact(self, path: Path) -> None:
+        with self._condition:
+            self._artifacts.append(path)
+
+    def flush(self) -> None:
+        with self._condition:
+            self._requested += 1
+            target = self._requested
+            self._condition.notify_all()
+            while self._done < target and self._thread.is_alive():
+                self._condition.wait(0.5)
+
+    def close(self) -> None:
+        self.flush()
+        with self._condition:
+            self._closing = True
+            self._condition.notify_all()
+        self._thread.join()
+
+    def _work(self) -> None:
+        while True:
+            with self._condition:
+                while self._requested == self._done and not self._closing:
+                    self._condition.wait()
+                if self._requested == self._done:
+                    return
+                target = self._requested
+                artifacts, self._artifacts = self._artifacts, []
+            try:
+                # Artifacts first: a journal line must never point at a file not on disk.
+                for artifact in artifacts:
+                    _sync_path(artifact, directory=False)
+                if artifacts:
+                    _sync_path(artifacts[0].parent, directory=True)
+                _fdatasync(self._fd)
+                if self._sync_directory:
+                    _sync_path(self._path.parent, directory=True)
+                    self._sync_directory = False
+            except OSError as error:
+                logger.error("journal fsync failed for %s: %s", self._path, error)
+            with self._condition:
+                self._done = target
+                self._condition.notify_all()
+
+
+def _sync_path(path: Path, *, directory: bool) -> None:
+    if directory and os.name == "nt":
+        return  # directories cannot be opened for fsync on Windows
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _cut_torn_tail(fd: int, path: Path) -> None:
+    """Truncate after the last newline: a crash may have left half a line."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return
+    with path.open("rb") as reader:
+        tail_start = max(0, size - 65536)
+        while True:
+            reader.seek(tail_start)
+            chunk = reader.read(size - tail_start)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                valid = tail_start + newline + 1
+                break
+            if tail_start == 0:
+                valid = 0
+                break
+            tail_start = max(0, tail_start - 65536)
+    if valid < size:
+        logger.warning("%s: dropping a torn last line of %d bytes", path, size - valid)
+        os.ftruncate(fd, valid)
+
+
+def read_events(path: Path, *, resolve_artifacts: bool = True) -> Iterator[Event]:
+    """Every complete event in the journal, in order, with artifacts resolved.
+
+    Raises JournalError naming the file and line for a damaged line, a sequence number
+    that does not increase, or a missing artifact.
+    """
     try:
         data = path.read_bytes()
     except FileNotFoundError as error:
         raise JournalError(f"{path}: no journal") from error
-    lines = data.split(b"\n")
-    torn_tail = not data.endswith(b"\n")
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
+    except OSError as error:
+        raise JournalError(f"{path}: cannot read journal: {error}") from error
+    # Anything after the last newline is a torn write (or one still in progress).
+    end = data.rfind(b"\n") + 1
+    previous_seq = 0
+    loads = orjson.loads
+    from_json = Event.from_json
+    for number, line in enumerate(data[:end].split(b"\n")[:-1], start=1):
+        if not line:
             continue
         try:
-            yield Event.from_json(orjson.loads(line))
-        except (orjson.JSONDecodeError, KeyError, ValueError, TypeError) as error:
-            if torn_tail and number == len(lines):
-                return  # the write a crash interrupted; everything before it stands
+            record = loads(line)
+            if resolve_artifacts and record.get("type") in _PAYLOAD_TYPES:
+                _resolve(record, path, number)
+            event = from_json(record)
+        except JournalError:
+            raise
+        except (orjson.JSONDecodeError, KeyError, ValueError, TypeError, AttributeError) as error:
             raise JournalError(f"{path}:{number}: damaged journal line ({error})") from error
+        if event.seq <= previous_seq:
+            raise JournalError(f"{path}:{number}: sequence number {event.seq} after {previous_seq}")
+        previous_seq = event.seq
+        yield event
+
+
+def _resolve(record: dict[str, Any], path: Path, number: int) -> None:
+    for name in _PAYLOAD_FIELDS[EventType(record["type"])]:
+        value = record.get(name)
+        if not (isinstance(value, dict) and len(value) == 1 and ARTIFACT_KEY in value):
+            continue
+        reference = value[ARTIFACT_KEY]
+        # A journal is input like any other: never follow a reference out of the run dir.
+        if not isinstance(reference, str) or not _ARTIFACT_REF.fullmatch(reference):
+            raise JournalError(f"{path}:{number}: invalid artifact reference {reference!r}")
+        artifact = path.parent / reference
+        try:
+            record[name] = orjson.loads(artifact.read_bytes())
+        except (OSError, orjson.JSONDecodeError) as error:
+            raise JournalError(
+                f"{path}:{number}: cannot read artifact {reference}: {error}"
+            ) from error

@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -97,23 +98,78 @@ def install_stop_signals(on_signal: Callable[[int], None]) -> Callable[[], None]
     return restore
 
 
+def install_wake_signal(on_wake: Callable[[], None]) -> Callable[[], None]:
+    """Route the wake signal (SIGUSR1) to `on_wake` on the running loop; returns the undo.
+
+    `tether cancel` sends it to a run's owner after writing a cancel request, so the owner
+    looks at its runs' requests at once instead of at its next poll. No-op on Windows.
+    """
+    if sys.platform == "win32":
+        return lambda: None
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGUSR1, on_wake)
+
+    def restore() -> None:
+        loop.remove_signal_handler(signal.SIGUSR1)
+
+    return restore
+
+
+def send_wake(pid: int) -> bool:
+    """Send the wake signal to `pid`; False when it cannot be delivered."""
+    if sys.platform == "win32":
+        return False
+    try:
+        os.kill(pid, signal.SIGUSR1)
+    except OSError:
+        return False
+    return True
+
+
+def process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    if sys.platform == "win32":
+        return True  # no cheap probe; callers treat the lock itself as the truth
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class LockOwner:
+    pid: int | None
+    wakeable: bool = False
+    """The owner handles the wake signal (it said so in the lock file)."""
+
+
 class LockHeld(Exception):
-    def __init__(self, path: Path, pid: int | None) -> None:
+    def __init__(self, path: Path, pid: int | None, wakeable: bool = False) -> None:
         self.path = path
         self.pid = pid
+        self.wakeable = wakeable
         owner = f"process {pid}" if pid else "another process"
-        super().__init__(f"{path.parent.name} is owned by {owner}")
+        super().__init__(f"run {path.parent.name} is owned by {owner}")
 
 
 class RunLock:
     """A non-blocking exclusive lock on a file; the kernel drops it when the process dies.
 
-    Never waits: a held lock raises LockHeld at once, naming the holder's pid.
+    Never waits: a held lock raises LockHeld at once, naming the holder's pid, which the
+    holder writes into the file (`PID` or `PID wake` when it handles the wake signal).
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._file: IO[str] | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._file is not None
 
     def acquire(self) -> None:
         handle = open(self.path, "a+", encoding="ascii")  # noqa: SIM115 - held until release
@@ -121,14 +177,26 @@ class RunLock:
             _lock_nonblocking(handle)
         except OSError:
             handle.seek(0)
-            text = handle.read().strip()
+            try:
+                owner = _parse_owner(handle.read())
+            except OSError:  # Windows: the locked byte cannot be read
+                owner = LockOwner(None)
             handle.close()
-            raise LockHeld(self.path, int(text) if text.isdigit() else None) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+            raise LockHeld(self.path, owner.pid, owner.wakeable) from None
         self._file = handle
+        self._write_owner(wakeable=False)
+
+    def advertise_wake(self) -> None:
+        """Tell `tether cancel` that this process handles the wake signal."""
+        self._write_owner(wakeable=True)
+
+    def _write_owner(self, *, wakeable: bool) -> None:
+        if self._file is None:
+            return
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write(f"{os.getpid()} wake" if wakeable else str(os.getpid()))
+        self._file.flush()
 
     def release(self) -> None:
         if self._file is not None:
@@ -147,17 +215,28 @@ class RunLock:
         self.release()
 
 
-def lock_holder(path: Path) -> int | None:
-    """The pid holding the lock at `path`, or None when nobody does (a probe, never waits)."""
-    if not path.exists():
-        return None
-    probe = RunLock(path)
+def _parse_owner(text: str) -> LockOwner:
+    parts = text.split()
+    if not parts or not parts[0].isdigit():
+        return LockOwner(None)
+    return LockOwner(int(parts[0]), wakeable="wake" in parts[1:])
+
+
+def lock_owner(path: Path) -> LockOwner | None:
+    """Who owns the lock at `path`, without taking it (so a probe never makes a real
+    owner fail): the pid the owner wrote, if that process is alive. An owner that died
+    leaves its pid behind; the kernel has dropped its lock, and the pid is not alive.
+    """
     try:
-        probe.acquire()
-    except LockHeld as held:
-        return held.pid or -1
-    probe.release()
-    return None
+        text = path.read_text(encoding="ascii", errors="replace")
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return LockOwner(None)  # Windows: a held lock makes the byte unreadable
+    owner = _parse_owner(text)
+    if owner.pid is None or not process_alive(owner.pid):
+        return None
+    return owner
 
 
 if sys.platform == "win32":

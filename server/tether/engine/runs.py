@@ -1,0 +1,325 @@
+"""The runs of a workspace on disk: list them, load one from its journal, prune old ones,
+and request the cancellation of one (live in another process, or paused).
+
+Every function takes a run id from outside and validates it before forming a path.
+A run is live while some process holds its lock; nothing here ever waits for a lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import orjson
+
+from tether.engine.events import Event, EventBus, EventType
+from tether.engine.journal import JOURNAL_NAME, Durability, JournalError, JournalWriter, read_events
+from tether.engine.platform import IS_WINDOWS, LockHeld, LockOwner, RunLock, lock_owner, send_wake
+from tether.engine.runids import RUN_ID, run_dir, runs_dir
+from tether.engine.state import RunState, RunStatus, StepStatus
+
+logger = logging.getLogger(__name__)
+
+LOCK_NAME = "lock"
+CANCEL_REQUEST_NAME = "cancel-requested"
+# Enough of a journal's end to find the last run-level event in all but huge runs.
+_TAIL_BYTES = 64 * 1024
+_FINISHED = frozenset(
+    {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.CANCELLED}
+)
+GONE_REASON = "interrupted: the process running it is gone"
+
+
+class RunNotFound(Exception):
+    """No run with that id in this workspace."""
+
+
+class ResumeRefused(Exception):
+    """A run that cannot be resumed as asked; the message says why in one line."""
+
+
+def journal_of(workspace: Path, run_id: str) -> Path:
+    """The journal of an existing run. Raises RunIdError before any path is formed."""
+    path = run_dir(workspace, run_id) / JOURNAL_NAME
+    if not path.is_file():
+        raise RunNotFound(f"no run {run_id!r} in {workspace}")
+    return path
+
+
+def replay(journal: Path, run_id: str) -> RunState:
+    """The run's state, rebuilt by folding its journal through RunState.apply."""
+    state = RunState(run_id)
+    for event in read_events(journal):
+        state.apply(event)
+    if state.last_seq == 0:
+        raise JournalError(f"{journal}: empty journal")
+    return state
+
+
+def load_run(workspace: Path, run_id: str) -> tuple[RunState, LockOwner | None]:
+    """A run's state for display, and its live owner (None when nobody runs it).
+
+    A journal that says `running` while no process owns the run belongs to a process that
+    died: shown as paused, which is what it is (resumable).
+    """
+    journal = journal_of(workspace, run_id)
+    state = replay(journal, run_id)
+    owner = lock_owner(journal.parent / LOCK_NAME)
+    if state.status is RunStatus.RUNNING and owner is None:
+        state.status = RunStatus.PAUSED
+        state.reason = GONE_REASON
+    return state, owner
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: str
+    workflow: str
+    status: str
+    started_ts: float
+    """Wall-clock epoch seconds of run_started."""
+    duration_ms: int
+    """Active time over all invocations (up to the last event for a live run)."""
+    live: bool
+    owner_pid: int | None = None
+    error: str | None = None
+    """Why the journal could not be read, if it could not."""
+
+    def age(self, now: float | None = None) -> float:
+        return max(0.0, (time.time() if now is None else now) - self.started_ts)
+
+    def to_json(self, now: float | None = None) -> dict[str, object]:
+        record: dict[str, object] = {
+            "id": self.id,
+            "workflow": self.workflow,
+            "status": self.status,
+            "age_s": round(self.age(now), 3),
+            "duration_ms": self.duration_ms,
+            "live": self.live,
+        }
+        if self.error is not None:
+            record["error"] = self.error
+        return record
+
+
+def list_runs(workspace: Path) -> list[RunSummary]:
+    """Every run in the workspace, newest first."""
+    root = runs_dir(workspace)
+    if not root.is_dir():
+        return []
+    summaries = []
+    for entry in root.iterdir():
+        # Directory names come from disk: only ones that are valid run ids are runs.
+        if not RUN_ID.fullmatch(entry.name) or ".." in entry.name:
+            continue
+        journal = entry / JOURNAL_NAME
+        if journal.is_file():
+            summaries.append(summarize(journal, entry.name))
+    summaries.sort(key=lambda summary: (summary.started_ts, summary.id), reverse=True)
+    return summaries
+
+
+def summarize(journal: Path, run_id: str) -> RunSummary:
+    """What `tether runs` shows, read from the journal's first line and its tail only."""
+    owner = lock_owner(journal.parent / LOCK_NAME)
+    live = owner is not None
+    pid = owner.pid if owner else None
+    try:
+        first, tail = _first_and_tail(journal)
+        if first is None or first.type is not EventType.RUN_STARTED:
+            raise JournalError(f"{journal}:1: does not start with run_started")
+        status, duration_ms = _status_from_tail(tail)
+        if status is None:  # no run-level event near the end: fold the whole journal
+            state = replay(journal, run_id)
+            status, duration_ms = str(state.status), state.active_ms
+        if status == RunStatus.RUNNING and not live:
+            status = str(RunStatus.PAUSED)
+        workflow = str(first.data.get("workflow", ""))
+        return RunSummary(run_id, workflow, status, first.ts, duration_ms, live, pid)
+    except (JournalError, OSError) as error:
+        started = _mtime(journal)
+        return RunSummary(run_id, "", "unknown", started, 0, live, pid, error=str(error))
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _first_and_tail(journal: Path) -> tuple[Event | None, list[Event]]:
+    with journal.open("rb") as reader:
+        first_line = reader.readline()
+        size = os.fstat(reader.fileno()).st_size
+        start = max(0, size - _TAIL_BYTES)
+        reader.seek(start)
+        chunk = reader.read()
+    first = _parse_line(first_line, journal, 1) if first_line.endswith(b"\n") else None
+    lines = chunk.split(b"\n")[:-1]  # the last piece is empty or a torn line
+    if start > 0:
+        lines = lines[1:]  # the first piece is probably a partial line
+    events = []
+    for line in lines:
+        if line:
+            events.append(_parse_line(line, journal, None))
+    return first, events
+
+
+def _parse_line(line: bytes, journal: Path, number: int | None) -> Event:
+    try:
+        return Event.from_json(orjson.loads(line))
+    except (orjson.JSONDecodeError, KeyError, ValueError, TypeError, AttributeError) as error:
+        where = f"{journal}:{number}" if number else f"{journal} (near the end)"
+        raise JournalError(f"{where}: damaged journal line ({error})") from error
+
+
+def _status_from_tail(tail: list[Event]) -> tuple[str | None, int]:
+    for index in range(len(tail) - 1, -1, -1):
+        event = tail[index]
+        if event.type in (EventType.RUN_FINISHED, EventType.RUN_PAUSED):
+            return str(event.data.get("status", "")), int(event.data.get("active_ms", 0))
+        if event.type in (EventType.RUN_STARTED, EventType.RUN_RESUMED):
+            # Running now (or its process died): earlier invocations plus this one so far.
+            earlier = next(
+                (
+                    int(e.data.get("active_ms", 0))
+                    for e in reversed(tail[:index])
+                    if e.type in (EventType.RUN_FINISHED, EventType.RUN_PAUSED)
+                ),
+                None,
+            )
+            if earlier is None and event.type is EventType.RUN_RESUMED:
+                return None, 0  # the earlier active time is before the tail
+            so_far = round((tail[-1].ts - event.ts) * 1000)
+            return str(RunStatus.RUNNING), (earlier or 0) + so_far
+    return None, 0
+
+
+def prune_runs(workspace: Path, keep: int) -> list[str]:
+    """Delete runs beyond the `keep` newest; a live run is never deleted. Returns the ids."""
+    removed = []
+    for summary in list_runs(workspace)[keep:]:
+        if summary.live:
+            continue
+        directory = run_dir(workspace, summary.id)
+        lock = RunLock(directory / LOCK_NAME)
+        try:
+            lock.acquire()  # also keeps a resume from starting while the files go
+        except LockHeld:
+            continue
+        except OSError as error:
+            logger.warning("cannot prune run %s: %s", summary.id, error)
+            continue
+        try:
+            if IS_WINDOWS:
+                lock.release()  # Windows cannot delete a file that is open
+            shutil.rmtree(directory)
+        except OSError as error:
+            logger.warning("cannot prune run %s: %s", summary.id, error)
+        else:
+            removed.append(summary.id)
+        finally:
+            lock.release()
+    return removed
+
+
+def cancel_request_path(directory: Path) -> Path:
+    return directory / CANCEL_REQUEST_NAME
+
+
+def cancel_requested(directory: Path) -> bool:
+    return cancel_request_path(directory).exists()
+
+
+def clear_cancel_request(directory: Path) -> None:
+    cancel_request_path(directory).unlink(missing_ok=True)
+
+
+class CancelOutcome(StrEnum):
+    REQUESTED = "requested"
+    """A live run's owner was asked to stop; it will finish as cancelled (exit 4)."""
+    CANCELLED = "cancelled"
+    """A paused, waiting or orphaned run was marked cancelled in its journal."""
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    outcome: CancelOutcome
+    owner_pid: int | None = None
+    woken: bool = False
+    """The owner was signalled; otherwise it notices at its next poll (about a second)."""
+
+
+def request_cancel(
+    workspace: Path, run_id: str, *, durability: Durability = Durability.STEP
+) -> CancelResult:
+    """Cancel a run. Raises RunIdError, RunNotFound, JournalError, or ResumeRefused for a
+    run that has already finished."""
+    journal = journal_of(workspace, run_id)
+    directory = journal.parent
+    lock = RunLock(directory / LOCK_NAME)
+    try:
+        lock.acquire()
+    except LockHeld as held:
+        # Request first, then wake: the owner looks for the request when woken.
+        cancel_request_path(directory).write_text(f"{os.getpid()} {time.time():.3f}\n")
+        woken = held.wakeable and held.pid is not None and send_wake(held.pid)
+        return CancelResult(CancelOutcome.REQUESTED, held.pid, woken)
+    try:
+        state = replay(journal, run_id)
+        if state.status in _FINISHED:
+            raise ResumeRefused(f"run {run_id} already finished: {state.status}")
+        _append_cancelled(journal, state, durability)
+        clear_cancel_request(directory)
+    finally:
+        lock.release()
+    return CancelResult(CancelOutcome.CANCELLED)
+
+
+def _append_cancelled(journal: Path, state: RunState, durability: Durability) -> None:
+    bus = EventBus(state.run_id, next_seq=state.last_seq + 1)
+    bus.subscribe(state.apply)
+    writer = JournalWriter(journal, durability)
+    bus.subscribe(writer)
+    try:
+        for record in list(state.steps.values()):
+            if record.status is StepStatus.RUNNING:  # its process died mid-step
+                bus.publish(
+                    EventType.STEP_FINISHED,
+                    record.id,
+                    status=StepStatus.CANCELLED,
+                    reason="cancelled",
+                    duration_ms=0,
+                    attempts=record.attempts,
+                )
+        bus.publish(
+            EventType.RUN_FINISHED,
+            status=RunStatus.CANCELLED,
+            reason="cancelled by tether cancel",
+            active_ms=state.active_ms,
+        )
+    finally:
+        writer.close()
+
+
+def choose_waiting_step(state: RunState, step: str | None) -> str:
+    """The step a `--result` is for: the named one, or the only one waiting."""
+    waiting = [record.id for record in state.waiting_steps]
+    if step is not None:
+        if step not in waiting:
+            listed = ", ".join(waiting) or "none"
+            raise ResumeRefused(f"step {step!r} is not waiting for a result (waiting: {listed})")
+        return step
+    if not waiting:
+        raise ResumeRefused(f"no step of run {state.run_id} is waiting for a result")
+    if len(waiting) > 1:
+        raise ResumeRefused(
+            f"several steps are waiting for a result ({', '.join(waiting)}); choose one with --step"
+        )
+    return waiting[0]
