@@ -4,7 +4,7 @@
 // checks what reached the server and what the user would see.
 
 import assert from "node:assert/strict";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,6 +25,8 @@ interface StubControl {
   statusBarItems: { text: string; tooltip: string; visible: boolean; command?: { command: string; arguments: unknown[] } }[];
   commands: Map<string, (...args: unknown[]) => Promise<unknown>>;
   changeSettings(changes: Record<string, unknown>): void;
+  usePythonEnvironment(executable: string): void;
+  switchPythonEnvironment(executable: string): void;
   reset(): void;
 }
 
@@ -68,54 +70,109 @@ const DEFAULT_RESPONSES = {
   "tether.prewarm": { result: { libraries: 3 } },
 };
 
-describe("the extension against a real language server process", () => {
-  const directory = mkdtempSync(join(tmpdir(), "tether-vscode-"));
-  const recordPath = join(directory, "server-events.jsonl");
-  const responsesPath = join(directory, "responses.json");
-  const load = createRequire(__filename);
-  let stub: StubControl;
-  let extension: ExtensionModule;
-  const subscriptions: { dispose(): unknown }[] = [];
+/**
+ * One copy of the bundle with its own `vscode` stub in a temporary directory, so each
+ * describe block activates a fresh extension.
+ */
+class ExtensionHarness {
+  readonly directory = mkdtempSync(join(tmpdir(), "tether-vscode-"));
+  readonly recordPath = join(this.directory, "server-events.jsonl");
+  readonly responsesPath = join(this.directory, "responses.json");
+  readonly subscriptions: { dispose(): unknown }[] = [];
+  stub!: StubControl;
+  extension!: ExtensionModule;
 
-  const events = (): ServerEvent[] =>
-    existsSync(recordPath)
-      ? readFileSync(recordPath, "utf8")
+  /** `tether.interpreter` that starts the fake server. */
+  get fakeInterpreter(): string[] {
+    return [process.execPath, FAKE_SERVER, this.recordPath, this.responsesPath];
+  }
+
+  async load(): Promise<StubControl> {
+    const load = createRequire(__filename);
+    await build(extensionBundleOptions(join(this.directory, "extension.js")));
+    mkdirSync(join(this.directory, "node_modules", "vscode"), { recursive: true });
+    copyFileSync(join(__dirname, "integration", "vscodeStub.cjs"), join(this.directory, "node_modules", "vscode", "index.js"));
+    this.respond({});
+    this.stub = (load(join(this.directory, "node_modules", "vscode")) as { __test: StubControl }).__test;
+    this.extension = load(join(this.directory, "extension.js")) as ExtensionModule;
+    return this.stub;
+  }
+
+  activate(): void {
+    this.extension.activate({ subscriptions: this.subscriptions });
+  }
+
+  async close(): Promise<void> {
+    await this.extension.deactivate();
+    this.subscriptions.forEach((subscription) => subscription.dispose());
+    rmSync(this.directory, { recursive: true, force: true });
+  }
+
+  /** A script standing in for an environment's `python`: it starts the fake server. */
+  writePythonExecutable(name: string): string {
+    const path = join(this.directory, name);
+    writeFileSync(path, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(FAKE_SERVER)} ${JSON.stringify(this.recordPath)} ${JSON.stringify(this.responsesPath)} "$0" "$@"\n`);
+    chmodSync(path, 0o755);
+    return path;
+  }
+
+  events(): ServerEvent[] {
+    return existsSync(this.recordPath)
+      ? readFileSync(this.recordPath, "utf8")
           .split("\n")
           .filter((line) => line !== "")
           .map((line) => JSON.parse(line) as ServerEvent)
       : [];
-  const commandsSent = (): [string | undefined, unknown][] =>
-    events()
+  }
+
+  commandsSent(): [string | undefined, unknown][] {
+    return this.events()
       .filter((event) => event.event === "command")
       .map((event) => [event.command, event.arguments]);
-  const respond = (overrides: Record<string, unknown>): void =>
-    writeFileSync(responsesPath, JSON.stringify({ ...DEFAULT_RESPONSES, ...overrides }));
-  const run = async (command: string, argument?: unknown): Promise<void> => {
-    const handler = stub.commands.get(command);
+  }
+
+  /** The newest server's initialize, once it has one. */
+  started(): ServerEvent | undefined {
+    return this.events().findLast((event) => event.event === "initialize");
+  }
+
+  respond(overrides: Record<string, unknown>): void {
+    writeFileSync(this.responsesPath, JSON.stringify({ ...DEFAULT_RESPONSES, ...overrides }));
+  }
+
+  async run(command: string, argument?: unknown): Promise<void> {
+    const handler = this.stub.commands.get(command);
     assert.ok(handler, `${command} is registered`);
     await handler(argument);
-  };
-  const clearRecord = (): void => rmSync(recordPath, { force: true });
+  }
+
+  clearRecord(): void {
+    rmSync(this.recordPath, { force: true });
+  }
+}
+
+describe("the extension against a real language server process", () => {
+  const harness = new ExtensionHarness();
+  const { recordPath, responsesPath, directory } = harness;
+  let stub: StubControl;
+  let extension: ExtensionModule;
+  const events = (): ServerEvent[] => harness.events();
+  const commandsSent = (): [string | undefined, unknown][] => harness.commandsSent();
+  const respond = (overrides: Record<string, unknown>): void => harness.respond(overrides);
+  const run = (command: string, argument?: unknown): Promise<void> => harness.run(command, argument);
+  const clearRecord = (): void => harness.clearRecord();
 
   before(async () => {
-    await build(extensionBundleOptions(join(directory, "extension.js")));
-    mkdirSync(join(directory, "node_modules", "vscode"), { recursive: true });
-    copyFileSync(join(__dirname, "integration", "vscodeStub.cjs"), join(directory, "node_modules", "vscode", "index.js"));
-    respond({});
-    stub = (load(join(directory, "node_modules", "vscode")) as { __test: StubControl }).__test;
-    stub.settings["tether.interpreter"] = [process.execPath, FAKE_SERVER, recordPath, responsesPath];
+    stub = await harness.load();
+    extension = harness.extension;
+    stub.settings["tether.interpreter"] = harness.fakeInterpreter;
     stub.settings["tether.progressInterval"] = 2;
     stub.settings["tether.docs.providers"] = ["local"];
     stub.settings["tether.logLevel"] = "verbose";
-    extension = load(join(directory, "extension.js")) as ExtensionModule;
-    extension.activate({ subscriptions });
+    harness.activate();
   });
 
-  after(async () => {
-    await extension.deactivate();
-    subscriptions.forEach((subscription) => subscription.dispose());
-    rmSync(directory, { recursive: true, force: true });
-  });
+  after(() => harness.close());
 
   it("starts `<interpreter> -m tether serve` with the mapped initializationOptions", async () => {
     const started = await waitFor(() => events().find((event) => event.event === "initialize"), "the server's initialize");
@@ -138,7 +195,7 @@ describe("the extension against a real language server process", () => {
   it("answers workspace/configuration for the tether section", async () => {
     const configuration = await waitFor(() => events().find((event) => event.event === "configuration"), "a configuration request");
     assert.deepEqual(configuration.tether, {
-      interpreter: [process.execPath, FAKE_SERVER, recordPath, responsesPath],
+      interpreter: harness.fakeInterpreter,
       progressInterval: 2,
       docs: { providers: ["local"] },
       logLevel: "verbose",
@@ -285,7 +342,7 @@ describe("the extension against a real language server process", () => {
     assert.match(stub.messages.at(-1)?.text ?? "", /^Tether: Prewarm Docs failed: the language server is not running/);
 
     clearRecord();
-    stub.changeSettings({ "tether.interpreter": [process.execPath, FAKE_SERVER, recordPath, responsesPath] });
+    stub.changeSettings({ "tether.interpreter": harness.fakeInterpreter });
     await waitFor(() => events().find((event) => event.event === "initialize"), "the server with the fixed interpreter");
   });
 
@@ -299,6 +356,51 @@ describe("the extension against a real language server process", () => {
     await extension.deactivate();
     assert.ok(events().some((event) => event.event === "shutdown" && event.pid === restarted.pid));
     await waitFor(() => !isAlive(restarted.pid), "the server process to exit");
+  });
+});
+
+describe("the extension with the Python extension's active environment", () => {
+  const harness = new ExtensionHarness();
+  let stub: StubControl;
+  let first: string;
+  let second: string;
+
+  before(async () => {
+    stub = await harness.load();
+    first = harness.writePythonExecutable("env-a-python");
+    second = harness.writePythonExecutable("env-b-python");
+    stub.usePythonEnvironment(first);
+    harness.activate();
+  });
+
+  after(() => harness.close());
+
+  /** The pid of the server that answered the newest command sent. */
+  const serverOfLastCommand = (): number | undefined => harness.events().findLast((event) => event.event === "command")?.pid;
+
+  it("starts the active environment's interpreter when tether.interpreter is empty", async () => {
+    const started = await waitFor(() => harness.started(), "the server's initialize");
+    assert.deepEqual(started.argv?.slice(2), [first, "-m", "tether", "serve"]);
+  });
+
+  it("restarts with the new interpreter when the active environment changes", async () => {
+    const oldPid = harness.started()?.pid;
+    harness.clearRecord();
+    stub.switchPythonEnvironment(second);
+    const restarted = await waitFor(() => harness.started(), "the server in the new environment");
+    assert.notEqual(restarted.pid, oldPid);
+    assert.deepEqual(restarted.argv?.slice(2), [second, "-m", "tether", "serve"]);
+  });
+
+  it("ignores environment changes while tether.interpreter is set", async () => {
+    harness.clearRecord();
+    stub.changeSettings({ "tether.interpreter": harness.fakeInterpreter });
+    const configured = await waitFor(() => harness.started(), "the server from tether.interpreter");
+    assert.deepEqual(configured.argv?.slice(2), ["-m", "tether", "serve"]);
+    stub.switchPythonEnvironment(first);
+    // A restart would be queued before this command, which waits for queued restarts.
+    await harness.run("tether.prewarmDocs");
+    assert.equal(serverOfLastCommand(), configured.pid);
   });
 });
 

@@ -108,6 +108,25 @@ const control = {
   builtinCommands: [],
   statusBarItems: [],
   commands: new Map(),
+  /** The Python extension's API (`exports`) when the test installs one; see usePythonEnvironment. */
+  pythonExtension: undefined,
+  /** Installs a Python extension whose active environment's interpreter is `executable`. */
+  usePythonEnvironment(executable) {
+    const changed = new EventEmitter();
+    const environment = { id: "env", path: executable };
+    control.pythonExtension = {
+      ready: Promise.resolve(),
+      environments: {
+        getActiveEnvironmentPath: () => environment,
+        resolveEnvironment: async (path) => ({ id: path.id, path: path.path, executable: { uri: Uri.file(path.path) } }),
+        onDidChangeActiveEnvironmentPath: changed.event,
+      },
+    };
+    control.switchPythonEnvironment = (next) => {
+      environment.path = next;
+      changed.fire({ id: "env", path: next, resource: undefined });
+    };
+  },
   configurationChanged: new EventEmitter(),
   /** Fires onDidChangeConfiguration for a change under `section`. */
   changeSettings(changes) {
@@ -264,7 +283,14 @@ module.exports = withInertFallback("vscode", {
   workspace,
   window,
   commands,
-  extensions: { getExtension: () => undefined, all: [], onDidChange: () => new StubDisposable() },
+  extensions: {
+    getExtension: (id) =>
+      id === "ms-python.python" && control.pythonExtension !== undefined
+        ? { id, isActive: true, activate: async () => control.pythonExtension, exports: control.pythonExtension }
+        : undefined,
+    all: [],
+    onDidChange: () => new StubDisposable(),
+  },
   env: { appName: "vscode-stub", language: "en", machineId: "stub", sessionId: "stub", uiKind: 1, openExternal: async () => true },
   version: "1.82.0",
   StatusBarAlignment: { Left: 1, Right: 2 },
