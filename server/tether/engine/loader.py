@@ -161,7 +161,7 @@ def parse_workflow(
         if step.id in seen:
             raise fail(
                 f"duplicate step id {step.id!r} (first defined at line {seen[step.id]})",
-                f"steps[{index}].id",
+                f"steps[{index}] ({step.id}).id",
                 where.step(index, "id"),
             )
         seen[step.id] = step.line or 0
@@ -173,7 +173,7 @@ def parse_workflow(
             if need not in by_id:
                 raise fail(
                     f"step {step.id!r} needs unknown step {need!r}",
-                    f"steps[{index}].needs",
+                    f"steps[{index}] ({step.id}).needs",
                     where.step(index, "needs"),
                 )
     _check_acyclic(steps, path, where)
