@@ -79,7 +79,7 @@ class Execution:
         Raises RunIdError for an invalid run_id (before any path is formed) and
         FileExistsError when a run with that id exists.
         """
-        run_id = run_id or new_run_id(spec.name)
+        run_id = new_run_id(spec.name) if run_id is None else run_id
         directory = run_dir(workspace, run_id)
         directory.mkdir(parents=True, exist_ok=False)
         lock = RunLock(directory / LOCK_NAME)
