@@ -1,0 +1,88 @@
+"""`tether init`: install the skill pack (Claude Code skills, Cursor rules and commands, an
+AGENTS.md section) into a workspace, saying what it did to each file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from tether.cli.errors import EXIT_FAILED, EXIT_OK, fail
+
+if TYPE_CHECKING:
+    from tether.pack.install import InstallReport
+
+_ACTION_WIDTH = 12
+
+
+@click.command("init")
+@click.option("--claude", is_flag=True, help="Install the Claude Code skills (.claude/skills/).")
+@click.option(
+    "--cursor", is_flag=True, help="Install the Cursor rule and commands (.cursor/) and AGENTS.md."
+)
+@click.option("--force", is_flag=True, help="Replace files you changed with the pack's version.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("-C", "directory", default=".", metavar="DIR", help="Workspace directory.")
+def init(claude: bool, cursor: bool, force: bool, as_json: bool, directory: str) -> None:
+    """Install tether's skill pack into the workspace (both editors when no flag is given).
+
+    Safe to run again: files that already match are left alone, and files you changed are
+    kept unless --force is given.
+    """
+    from tether.pack.install import install_pack
+    from tether.pack.source import EDITORS, PackNotFound
+
+    workspace = Path(directory)
+    if not workspace.is_dir():
+        fail(f"-C {directory}: not a directory")
+    workspace = workspace.resolve()
+    chosen = [name for name, flag in (("claude", claude), ("cursor", cursor)) if flag]
+    try:
+        report = install_pack(workspace, chosen or EDITORS, force=force)
+    except PackNotFound as error:
+        fail(str(error), EXIT_FAILED)
+    if as_json:
+        from tether.cli.output import print_json
+
+        print_json(report.to_json())
+    else:
+        click.echo("\n".join(report_lines(report)))
+    sys.exit(EXIT_FAILED if report.failed else EXIT_OK)
+
+
+def report_lines(report: InstallReport) -> list[str]:
+    """One line per file, then notes, then a one-line verdict."""
+    from tether.pack.install import CREATED, KEPT, OVERWRITTEN, UNCHANGED, UPDATED
+
+    lines = []
+    for outcome in report.outcomes:
+        label = "kept" if outcome.action == KEPT else outcome.action
+        line = f"{label:<{_ACTION_WIDTH}}{outcome.path}"
+        if outcome.action == KEPT:
+            line += f" (user-modified: {outcome.detail})"
+        elif outcome.detail:
+            line += f" ({outcome.detail})"
+        lines.append(line)
+    lines += [f"note: {note}" for note in report.notes]
+    counts = [
+        f"{report.count(action)} {action}"
+        for action in (CREATED, UPDATED, OVERWRITTEN, UNCHANGED, KEPT, "failed")
+        if report.count(action)
+    ]
+    if report.failed:
+        verdict = f"tether init: some files could not be installed ({', '.join(counts)})"
+    elif report.wrote:
+        verdict = f"tether init: {', '.join(counts)} in {report.workspace}"
+    elif report.count(KEPT):
+        verdict = (
+            f"tether init: nothing written; {report.count(KEPT)} file(s) you changed were kept "
+            "(--force replaces them)"
+        )
+    else:
+        verdict = (
+            f"tether init: nothing to write, the pack is already installed ({', '.join(counts)})"
+        )
+    lines.append(verdict)
+    return lines
