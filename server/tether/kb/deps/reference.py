@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
@@ -62,7 +62,8 @@ def _split_marker(text: str) -> tuple[str, str | None]:
 
 def _from_file_name(url: str) -> tuple[str, str] | None:
     """(name, version) from a wheel or sdist file name at the end of the URL or path."""
-    path = urlsplit(url).path if "://" in url else url.split("#", 1)[0]
+    # Plain string cuts, not urlsplit: that raises on hostile input such as "a://[".
+    path = url.split("#", 1)[0].split("?", 1)[0] if "://" in url else url.split("#", 1)[0]
     file_name = unquote(path.rstrip("/").rsplit("/", 1)[-1])
     try:
         if file_name.lower().endswith(".whl"):

@@ -16,7 +16,7 @@ from pathlib import Path
 from tether.kb.deps.model import DEV, MAIN, Dependency, DependencyProblem, Detection
 from tether.kb.deps.pep508 import parse_requirement, shorten
 from tether.kb.deps.reference import Skipped, is_reference, parse_reference
-from tether.kb.deps.source_file import read_source, relative_name
+from tether.kb.deps.source_file import read_source, relative_name, resolve_path
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _OPTION = re.compile(r"^(--[A-Za-z][A-Za-z0-9-]*|-[A-Za-z])(?:\s*=\s*|\s*)(.*)$")
@@ -134,7 +134,7 @@ class RequirementsReader:
         self._read(path, chain=(), group=group)
 
     def _read(self, path: Path, *, chain: tuple[Path, ...], group: str | None) -> None:
-        resolved = path.resolve()
+        resolved = resolve_path(path)
         if resolved in self.visited:
             return
         self.visited.add(resolved)
@@ -224,10 +224,11 @@ class RequirementsReader:
             self.detection.notes.append(f"{name}:{number}: remote include {value} not followed")
             return
         target = path.parent / value
-        resolved = target.resolve()
+        resolved = resolve_path(target)
         if resolved in chain:
-            cycle = [relative_name(step, self.workspace) for step in (*chain, resolved)]
-            start = cycle.index(relative_name(resolved, self.workspace))
+            root = resolve_path(self.workspace)  # chain entries are resolved paths too
+            cycle = [relative_name(step, root) for step in (*chain, resolved)]
+            start = cycle.index(relative_name(resolved, root))
             self.detection.problem(name, number, "include cycle: " + " -> ".join(cycle[start:]))
             return
         if len(chain) >= MAX_INCLUDE_DEPTH:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,15 @@ def relative_name(path: Path, workspace: Path) -> str:
             return path.as_posix()
 
 
+def resolve_path(path: Path) -> Path:
+    """`path` made absolute with symlinks resolved, or just absolute when that fails
+    (a symlink loop, a NUL byte in a name taken from a hostile file)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return Path.cwd() / path if not path.is_absolute() else path
+
+
 @dataclass(frozen=True)
 class SourceText:
     """A file's text, or why it could not be read."""
@@ -39,12 +49,16 @@ class SourceText:
 def read_source(path: Path, workspace: Path) -> SourceText:
     name = relative_name(path, workspace)
     try:
-        size = path.stat().st_size
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):
+            # A FIFO or device would block or never end: only regular files are read.
+            return SourceText(name, None, DependencyProblem(name, None, "not a regular file"))
+        size = status.st_size
         if size > MAX_FILE_BYTES:
             reason = f"file too large ({size} bytes, limit {MAX_FILE_BYTES})"
             return SourceText(name, None, DependencyProblem(name, None, reason))
         data = path.read_bytes()
-    except FileNotFoundError:
+    except (FileNotFoundError, ValueError):
         return SourceText(name, None, DependencyProblem(name, None, "file not found"))
     except OSError as error:
         logger.warning("cannot read dependency file %s: %s", path, error)
