@@ -1,0 +1,297 @@
+"""`workspace/executeCommand` commands and the `tether/run` request.
+
+Each command takes one object argument. Malformed arguments, unknown workflows and
+unknown runs are JSON-RPC errors (InvalidParams) with a one-line message; a run's own
+failure is not an error: its run JSON says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tether.lsp.arguments import ArgumentError, Field, read_object
+from tether.lsp.feature import Feature
+
+if TYPE_CHECKING:
+    from tether.lsp.live_runs import LiveRun
+    from tether.lsp.server import TetherServer
+
+RUN_REQUEST = "tether/run"
+# After a cancelled request has stopped its run: how long cleanup may take before the
+# answer goes out anyway (a process group's SIGTERM grace is 2 s by default).
+_CANCEL_WAIT = 10.0
+_RUN_FIELDS = (
+    Field("workflow", "string", required=True),
+    Field("params", "params"),
+    Field("budget", "duration"),
+)
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+def invalid(message: str) -> Exception:
+    from pygls.exceptions import JsonRpcInvalidParams
+
+    return JsonRpcInvalidParams(message)
+
+
+class Commands(Feature):
+    def __init__(self, server: TetherServer) -> None:
+        super().__init__(server)
+        table: dict[str, Handler] = {
+            "tether.run": self.run,
+            "tether.start": self.start,
+            "tether.resume": self.resume,
+            "tether.cancel": self.cancel,
+            "tether.runs": self.runs,
+            "tether.show": self.show,
+            "tether.workflows": self.workflows,
+            "tether.docs": self.docs,
+            "tether.prewarm": self.prewarm,
+            "tether.cacheStats": self.cache_stats,
+            "tether.config": self.config,
+        }
+        for name, handler in table.items():
+            server.command(name)(_checked(name, handler))
+        server.feature(RUN_REQUEST)(_checked(RUN_REQUEST, self.run_request))
+
+    # -- runs ---------------------------------------------------------------------------
+
+    def _launch(self, command: str, arguments: Sequence[Any]) -> LiveRun:
+        from tether.engine.errors import WorkflowError
+        from tether.engine.loader import apply_params, resolve_workflow
+
+        args = read_object(command, arguments, _RUN_FIELDS)
+        budget = args.get("budget", self._default_budget())
+        try:
+            spec = resolve_workflow(args["workflow"], self.server.workspace_root, self.server.kinds)
+            values = apply_params(spec, args.get("params", {}))
+        except WorkflowError as error:
+            raise ArgumentError(f"{command}: {error}") from error
+        return self.server.runs.start(spec, values, budget=budget)
+
+    def _default_budget(self) -> float | None:
+        from tether.engine.durations import parse_duration
+
+        text = self.server.settings.config.default_budget
+        try:
+            seconds = parse_duration(text)
+        except ValueError:
+            return None
+        return seconds if seconds > 0 else None
+
+    async def _until_end(self, live: LiveRun) -> dict[str, Any]:
+        """The run JSON when the run ends or pauses; cancelling the request cancels the run."""
+        from tether.engine.runner import StopReason
+
+        try:
+            await asyncio.shield(live.task)
+        except asyncio.CancelledError:
+            self.logger.info("request for run %s cancelled: cancelling the run", live.run_id)
+            live.execution.stop(StopReason.CANCELLED)
+            await self.server.runs.wait(live, _CANCEL_WAIT)
+            raise
+        return self.server.runs.run_json(live)
+
+    async def run(self, *arguments: Any) -> dict[str, Any]:
+        return await self._until_end(self._launch("tether.run", arguments))
+
+    async def run_request(self, params: Any) -> dict[str, Any]:
+        return await self._until_end(self._launch(RUN_REQUEST, [params]))
+
+    async def start(self, *arguments: Any) -> dict[str, Any]:
+        return {"run_id": self._launch("tether.start", arguments).run_id}
+
+    async def resume(self, *arguments: Any) -> dict[str, Any]:
+        from tether.engine.errors import RunIdError
+        from tether.engine.execution import Execution
+        from tether.engine.journal import JournalError
+        from tether.engine.platform import LockHeld
+        from tether.engine.runs import ResumeRefused, RunNotFound
+
+        args = read_object(
+            "tether.resume",
+            arguments,
+            (
+                Field("run_id", "string", required=True),
+                Field("budget", "duration"),
+                Field("result", "any"),
+                Field("result_file", "string"),
+                Field("force", "boolean"),
+            ),
+        )
+        if "result" in args and "result_file" in args:
+            raise ArgumentError("tether.resume: give 'result' or 'result_file', not both")
+        result = args.get("result")
+        if "result_file" in args:
+            path = self.server.workspace_root / Path(args["result_file"])
+            try:
+                result = await asyncio.to_thread(path.read_text, encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as error:
+                raise ArgumentError(f"tether.resume: result_file {path}: {error}") from error
+        budget = args.get("budget", self._default_budget())
+        try:
+            execution = Execution.resume(
+                self.server.workspace_root,
+                args["run_id"],
+                self.server.kinds,
+                budget=budget,
+                force=args.get("force", False),
+            )
+        except (RunIdError, RunNotFound, LockHeld, JournalError, ResumeRefused) as error:
+            raise ArgumentError(f"tether.resume: {error}") from error
+        if result is not None:
+            try:
+                execution.hand_result(result)
+            except ResumeRefused as error:
+                execution.close()
+                raise ArgumentError(f"tether.resume: {error}") from error
+        return await self._until_end(self.server.runs.adopt(execution, budget))
+
+    async def cancel(self, *arguments: Any) -> dict[str, Any]:
+        from tether.engine.errors import RunIdError
+        from tether.engine.journal import JournalError
+        from tether.engine.runner import StopReason
+        from tether.engine.runs import ResumeRefused, RunNotFound, load_run, request_cancel
+
+        args = read_object("tether.cancel", arguments, (Field("run_id", "string", required=True),))
+        run_id = args["run_id"]
+        live = self.server.runs.get(run_id)
+        if live is not None:
+            live.execution.stop(StopReason.CANCELLED)
+            await self.server.runs.wait(live, _CANCEL_WAIT)
+            return {"run_id": run_id, "status": str(live.state.status)}
+        workspace = self.server.workspace_root
+        try:
+            outcome = await asyncio.to_thread(request_cancel, workspace, run_id)
+            state, _owner = await asyncio.to_thread(load_run, workspace, run_id)
+        except (RunIdError, RunNotFound, JournalError, ResumeRefused) as error:
+            raise ArgumentError(f"tether.cancel: {error}") from error
+        status = "cancelling" if outcome.outcome == "requested" else str(state.status)
+        return {"run_id": run_id, "status": status}
+
+    async def runs(self, *arguments: Any) -> list[dict[str, Any]]:
+        from tether.engine.runs import list_runs
+
+        read_object("tether.runs", arguments, ())
+        now = time.time()
+        summaries = await asyncio.to_thread(list_runs, self.server.workspace_root)
+        return [
+            {
+                "run_id": summary.id,
+                "workflow": summary.workflow,
+                "status": summary.status,
+                "age_seconds": round(summary.age(now), 3),
+                "duration_ms": summary.duration_ms,
+            }
+            for summary in summaries
+        ]
+
+    async def show(self, *arguments: Any) -> dict[str, Any]:
+        from tether.engine.errors import RunIdError
+        from tether.engine.journal import JournalError
+        from tether.engine.runs import RunNotFound, load_run
+
+        args = read_object("tether.show", arguments, (Field("run_id", "string", required=True),))
+        live = self.server.runs.get(args["run_id"])
+        if live is not None:
+            return self.server.runs.run_json(live)
+        try:
+            state, _owner = await asyncio.to_thread(
+                load_run, self.server.workspace_root, args["run_id"]
+            )
+        except (RunIdError, RunNotFound, JournalError) as error:
+            raise ArgumentError(f"tether.show: {error}") from error
+        return state.to_json(self.server.runs.resume_command(state, None))
+
+    async def workflows(self, *arguments: Any) -> list[dict[str, Any]]:
+        read_object("tether.workflows", arguments, ())
+        return await asyncio.to_thread(
+            _list_workflows, self.server.workspace_root, self.server.kinds
+        )
+
+    # -- docs ---------------------------------------------------------------------------
+
+    async def docs(self, *arguments: Any) -> dict[str, Any]:
+        from tether.kb.providers.base import InvalidLibraryName
+
+        args = read_object(
+            "tether.docs",
+            arguments,
+            (
+                Field("library", "string", required=True),
+                Field("query", "any"),
+                Field("max_tokens", "integer"),
+            ),
+        )
+        query = args.get("query") or ""
+        if not isinstance(query, str):
+            raise ArgumentError(f"tether.docs: 'query' must be a string, got {query!r:.80}")
+        config = self.server.settings.config
+        service = self.server.docs.service()
+        try:
+            result = await service.lookup(
+                args["library"],
+                query,
+                max_tokens=args.get("max_tokens", config.docs.max_tokens),
+                offline=config.docs.offline,
+            )
+        except InvalidLibraryName as error:
+            raise ArgumentError(f"tether.docs: {error}") from error
+        return {
+            "markdown": result.render_markdown(),
+            "library": result.library,
+            "version": result.version,
+            "provider": result.provider,
+        }
+
+    async def prewarm(self, *arguments: Any) -> dict[str, Any]:
+        args = read_object("tether.prewarm", arguments, (Field("libraries", "string list"),))
+        live = self.server.prewarm.start(args.get("libraries", []))
+        return {"run_id": live.run_id}
+
+    async def cache_stats(self, *arguments: Any) -> dict[str, Any]:
+        read_object("tether.cacheStats", arguments, ())
+        service = self.server.docs.service()
+        stats = await asyncio.to_thread(service.store.stats)
+        result: dict[str, Any] = stats.to_json()
+        return result
+
+    async def config(self, *arguments: Any) -> dict[str, Any]:
+        from tether.lsp.settings import config_to_json
+
+        read_object("tether.config", arguments, ())
+        return config_to_json(self.server.settings.config)
+
+
+def _checked(name: str, handler: Handler) -> Handler:
+    """ArgumentError -> InvalidParams; anything unexpected is logged with the command."""
+
+    async def checked(*arguments: Any) -> Any:
+        try:
+            return await handler(*arguments)
+        except ArgumentError as error:
+            raise invalid(str(error)) from error
+
+    checked.__name__ = handler.__name__
+    return checked
+
+
+def _list_workflows(workspace: Path, kinds: Any) -> list[dict[str, Any]]:
+    from tether.engine.errors import WorkflowError
+    from tether.engine.loader import BUILTIN_DIR, find_workflows, load_workflow
+
+    rows: list[dict[str, Any]] = []
+    for name, path in sorted(find_workflows(workspace).items()):
+        source = "builtin" if path.parent == BUILTIN_DIR else str(path.relative_to(workspace))
+        try:
+            spec = load_workflow(path, kinds)
+        except WorkflowError as error:
+            rows.append({"name": name, "description": "", "source": source, "error": str(error)})
+        else:
+            rows.append({"name": name, "description": spec.description, "source": source})
+    return rows

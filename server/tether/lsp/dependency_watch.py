@@ -1,0 +1,190 @@
+"""Pre-warm on save: notice dependency and lock file changes and pre-warm only the
+dependencies that are new or changed.
+
+Changes arrive as client-registered `workspace/didChangeWatchedFiles` (when the client
+supports dynamic registration), from a watchfiles watcher otherwise, and from
+`textDocument/didSave` of those files either way. Bursts are debounced; the detected set
+is diffed against the previous one by name, spec and version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tether.lsp.arguments import ArgumentError
+from tether.lsp.feature import Feature
+
+if TYPE_CHECKING:
+    from lsprotocol import types
+
+    from tether.lsp.server import TetherServer
+
+DEBOUNCE = 0.3
+REGISTRATION_ID = "tether-dependency-files"
+_REGISTER_TIMEOUT = 5.0
+# The fallback watcher wakes this often even without changes (to notice a stop request).
+_WATCH_TIMEOUT_MS = 500
+
+DependencyKey = tuple[str, str]
+DependencyFacts = tuple[str, str | None]
+
+
+def snapshot(workspace: Path) -> dict[DependencyKey, DependencyFacts]:
+    """(ecosystem, name) -> (spec, version) of every detected dependency."""
+    from tether.kb.deps import detect_dependencies
+
+    detection = detect_dependencies(workspace)
+    return {
+        (dependency.ecosystem, dependency.name): (dependency.spec, dependency.version)
+        for dependency in detection.dependencies
+    }
+
+
+def changed_names(
+    before: dict[DependencyKey, DependencyFacts], after: dict[DependencyKey, DependencyFacts]
+) -> list[str]:
+    """Names of dependencies that are new, or whose spec or version changed."""
+    return sorted({key[1] for key, facts in after.items() if before.get(key) != facts})
+
+
+class DependencyWatch(Feature):
+    def __init__(self, server: TetherServer) -> None:
+        super().__init__(server)
+        self.mode = "none"
+        """How changes are noticed: `registered`, `watchfiles` or `none`."""
+        self._known: dict[DependencyKey, DependencyFacts] | None = None
+        self._dirty = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stop = threading.Event()
+        self._dynamic = False
+
+    def initialize(self, params: types.InitializeParams) -> None:
+        workspace = params.capabilities.workspace
+        watched = workspace.did_change_watched_files if workspace else None
+        self._dynamic = bool(watched and watched.dynamic_registration)
+
+    async def initialized(self) -> None:
+        self._known = await asyncio.to_thread(snapshot, self.server.workspace_root)
+        self._spawn(self._debounce_loop(), "dependency-debounce")
+        if self._dynamic and await self._register():
+            self.mode = "registered"
+        else:
+            self.mode = "watchfiles"
+            self._spawn(self._watch(), "dependency-watchfiles")
+
+    def _spawn(self, coroutine: Any, name: str) -> None:
+        task = asyncio.create_task(coroutine, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _register(self) -> bool:
+        from lsprotocol import types
+
+        from tether.kb.deps import DEPENDENCY_FILE_GLOBS
+
+        options = types.DidChangeWatchedFilesRegistrationOptions(
+            watchers=[types.FileSystemWatcher(glob_pattern=glob) for glob in DEPENDENCY_FILE_GLOBS]
+        )
+        registration = types.Registration(
+            id=REGISTRATION_ID,
+            method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+            register_options=options,
+        )
+        try:
+            async with asyncio.timeout(_REGISTER_TIMEOUT):
+                await self.server.client_register_capability_async(
+                    types.RegistrationParams(registrations=[registration])
+                )
+        except Exception as error:  # noqa: BLE001 - any refusal: fall back to watchfiles
+            self.logger.warning("client refused watched-file registration (%s)", error)
+            return False
+        self.logger.info("watching dependency files through the client")
+        return True
+
+    async def _watch(self) -> None:
+        from watchfiles import DefaultFilter, awatch
+
+        from tether.kb.deps import is_dependency_file
+
+        class DependencyFilter(DefaultFilter):
+            def __call__(self, change: Any, path: str) -> bool:
+                return super().__call__(change, path) and is_dependency_file(Path(path))
+
+        announced = False
+        try:
+            async for changes in awatch(
+                self.server.workspace_root,
+                watch_filter=DependencyFilter(),
+                debounce=int(DEBOUNCE * 1000),
+                rust_timeout=_WATCH_TIMEOUT_MS,
+                yield_on_timeout=True,
+                stop_event=self._stop,
+            ):
+                if not announced:
+                    # The first (empty) yield means the OS watches are in place.
+                    announced = True
+                    self.logger.info("watching dependency files with watchfiles")
+                if changes:
+                    self.files_changed([Path(path) for _change, path in changes])
+        except (OSError, RuntimeError) as error:
+            self.logger.warning("cannot watch dependency files: %s", error)
+
+    def files_changed(self, paths: list[Path]) -> None:
+        from tether.kb.deps import is_dependency_file
+
+        relevant = [path for path in paths if is_dependency_file(path)]
+        if relevant:
+            self.logger.debug("dependency files changed: %s", ", ".join(map(str, relevant)))
+            self._dirty.set()
+
+    async def _debounce_loop(self) -> None:
+        while True:
+            await self._dirty.wait()
+            # Quiet for DEBOUNCE seconds: the burst (a save, a lock file rewrite) is over.
+            while self._dirty.is_set():
+                self._dirty.clear()
+                await asyncio.sleep(DEBOUNCE)
+            await self._rescan()
+
+    async def _rescan(self) -> None:
+        try:
+            current = await asyncio.to_thread(snapshot, self.server.workspace_root)
+        except OSError as error:
+            self.logger.warning("dependency detection failed: %s", error)
+            return
+        names = changed_names(self._known or {}, current)
+        self._known = current
+        if not names:
+            self.logger.debug("dependency files changed, dependencies did not")
+            return
+        if not self.server.settings.config.prewarm.on_save:
+            self.logger.info("dependencies changed (%s); prewarm.onSave is off", ", ".join(names))
+            return
+        try:
+            self.server.prewarm.start(names)
+        except ArgumentError as error:
+            self.logger.warning("%s", error)
+
+    async def close(self) -> None:
+        self._stop.set()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait(set(self._tasks), timeout=1.0)
+
+
+def paths_from_uris(uris: Iterable[str]) -> list[Path]:
+    from pygls.uris import to_fs_path
+
+    paths = []
+    for uri in uris:
+        path = to_fs_path(uri)
+        if path:
+            paths.append(Path(path))
+    return paths

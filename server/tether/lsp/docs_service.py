@@ -1,0 +1,56 @@
+"""The server's one DocsService, built on first use from the effective settings and
+rebuilt when they change (the old one is closed in the background)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tether.lsp.feature import Feature
+
+if TYPE_CHECKING:
+    from tether.kb.service import DocsService
+    from tether.lsp.server import TetherServer
+
+
+class DocsFeature(Feature):
+    def __init__(self, server: TetherServer) -> None:
+        super().__init__(server)
+        self._service: DocsService | None = None
+        self._built_from: Any = None
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def service(self) -> DocsService:
+        from tether.kb.service import build_docs_service
+
+        config = self.server.settings.config
+        key = (config.docs, config.context7, config.interpreter)
+        if self._service is not None and key == self._built_from:
+            return self._service
+        if self._service is not None:
+            self._close_later(self._service)
+        self._service = build_docs_service(
+            self.server.workspace_root,
+            cache_dir=Path(config.docs.cache_dir) if config.docs.cache_dir else None,
+            providers=config.docs.providers,
+            context7_url=config.context7.url,
+            context7_key=os.environ.get(config.context7.api_key_env) or None,
+            interpreter=config.interpreter,
+            lookup_timeout=config.docs.lookup_timeout,
+        )
+        self._built_from = key
+        return self._service
+
+    def _close_later(self, service: DocsService) -> None:
+        task = asyncio.create_task(service.aclose())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def close(self) -> None:
+        if self._service is not None:
+            self._close_later(self._service)
+            self._service = None
+        if self._closing:
+            await asyncio.wait(set(self._closing), timeout=2.0)

@@ -1,0 +1,141 @@
+"""The runs this server is executing: start them, stop them, wait for them.
+
+Each run is its own task, separate from any request that asked for it, so a request can
+be cancelled (and cancel the run) without the run's cleanup being cut short.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tether.lsp.feature import Feature
+
+if TYPE_CHECKING:
+    from tether.engine.execution import Execution
+    from tether.engine.runner import StopReason
+    from tether.engine.spec import WorkflowSpec
+    from tether.engine.state import RunState
+    from tether.lsp.server import TetherServer
+
+# `shutdown` must be answered within a second; what is still stopping then goes on in the
+# background until `exit`, which waits longer (a process group's SIGTERM grace is 2 s).
+SHUTDOWN_WAIT = 0.8
+EXIT_WAIT = 5.0
+
+
+@dataclass
+class LiveRun:
+    execution: Execution
+    task: asyncio.Task[RunState]
+    budget: float | None
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def run_id(self) -> str:
+        return self.execution.run_id
+
+    @property
+    def state(self) -> RunState:
+        return self.execution.state
+
+
+class LiveRuns(Feature):
+    def __init__(self, server: TetherServer) -> None:
+        super().__init__(server)
+        self.runs: dict[str, LiveRun] = {}
+        self._listeners: list[Callable[[LiveRun], None]] = []
+        self.wakeable = False
+        """This process handles the wake signal (lifecycle installed it)."""
+
+    def on_start(self, listener: Callable[[LiveRun], None]) -> None:
+        """`listener` sees each run before its first event (progress subscribes here)."""
+        self._listeners.append(listener)
+
+    def start(
+        self, spec: WorkflowSpec, params: Mapping[str, Any], *, budget: float | None
+    ) -> LiveRun:
+        from tether.engine.execution import Execution
+
+        execution = Execution.new(
+            spec, params, self.server.workspace_root, self.server.kinds, budget=budget
+        )
+        return self.adopt(execution, budget)
+
+    def adopt(self, execution: Execution, budget: float | None) -> LiveRun:
+        """Run an execution built elsewhere (a resume) under this server's supervision."""
+        if self.wakeable and sys.platform != "win32":
+            execution.enable_wake()
+        task = asyncio.create_task(execution.run(), name=f"run:{execution.run_id}")
+        live = LiveRun(execution, task, budget)
+        self.runs[live.run_id] = live
+        for listener in list(self._listeners):
+            listener(live)
+        task.add_done_callback(lambda done: self._finished(live, done))
+        return live
+
+    def _finished(self, live: LiveRun, task: asyncio.Task[RunState]) -> None:
+        self.runs.pop(live.run_id, None)
+        if not task.cancelled() and task.exception() is not None:
+            self.logger.error(
+                "run %s ended with an internal error: %s", live.run_id, task.exception()
+            )
+
+    def get(self, run_id: str) -> LiveRun | None:
+        return self.runs.get(run_id)
+
+    def stop(self, run_id: str, reason: StopReason) -> bool:
+        live = self.runs.get(run_id)
+        if live is None:
+            return False
+        live.execution.stop(reason)
+        return True
+
+    async def wait(self, live: LiveRun, timeout: float) -> bool:
+        """True when the run ended within `timeout` seconds; never cancels it."""
+        done, _ = await asyncio.wait({live.task}, timeout=timeout)
+        return bool(done)
+
+    def resume_command(self, state: RunState, budget: float | None) -> str | None:
+        from tether.engine.runids import resume_command
+
+        if not state.resumable:
+            return None
+        workspace: Path | None = self.server.workspace_root
+        if workspace == Path.cwd().resolve():
+            workspace = None
+        return resume_command(state.run_id, budget=budget, workspace=workspace)
+
+    def run_json(self, live: LiveRun) -> dict[str, Any]:
+        return live.state.to_json(self.resume_command(live.state, live.budget))
+
+    async def stop_all(self, timeout: float) -> None:
+        """Pause every run (resumable: they end `paused`) and wait up to `timeout`."""
+        from tether.engine.runner import StopReason
+
+        lives = list(self.runs.values())
+        for live in lives:
+            live.execution.stop(StopReason.INTERRUPTED)
+        if lives:
+            await asyncio.wait({live.task for live in lives}, timeout=timeout)
+
+    async def shutdown(self) -> None:
+        await self.stop_all(SHUTDOWN_WAIT)
+
+    async def close(self) -> None:
+        await self.stop_all(EXIT_WAIT)
+        for live in list(self.runs.values()):
+            live.task.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.wait({live.task}, timeout=1.0)
+
+    @property
+    def abandoned(self) -> bool:
+        """True when a step ignored cancellation and may still be running in-process."""
+        return any(live.execution.runner.abandoned for live in self.runs.values())

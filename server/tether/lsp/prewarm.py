@@ -1,0 +1,41 @@
+"""Docs pre-warm from the editor: a run of the built-in `prewarm` workflow, with its own
+progress ("docs: 3/12 httpx"). At start (prewarm.onStart) every detected dependency not
+fresh in the cache; after a dependency file changes, only what changed (dependency_watch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from tether.lsp.arguments import ArgumentError
+from tether.lsp.feature import Feature
+
+if TYPE_CHECKING:
+    from tether.lsp.live_runs import LiveRun
+
+PREWARM_WORKFLOW = "prewarm"
+
+
+class PrewarmFeature(Feature):
+    def start(self, libraries: Sequence[str]) -> LiveRun:
+        """A pre-warm run for `libraries` (empty: every detected dependency)."""
+        from tether.engine.errors import WorkflowError
+        from tether.engine.loader import apply_params, resolve_workflow
+
+        workspace = self.server.workspace_root
+        try:
+            spec = resolve_workflow(PREWARM_WORKFLOW, workspace, self.server.kinds)
+            values = apply_params(spec, {"libraries": ",".join(libraries)})
+        except WorkflowError as error:
+            raise ArgumentError(f"pre-warm is not available: {error}") from error
+        self.logger.info("pre-warming docs for %s", ", ".join(libraries) or "all dependencies")
+        return self.server.runs.start(spec, values, budget=None)
+
+    async def initialized(self) -> None:
+        if not self.server.settings.config.prewarm.on_start:
+            return
+        try:
+            self.start([])
+        except ArgumentError as error:
+            self.logger.warning("%s", error)

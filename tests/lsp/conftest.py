@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from tests.lsp.harness import TestClient, capabilities, server_env, start_server, stop_server
+
+MULTI = """
+name = "multi"
+description = "three quick steps in a row"
+
+[[steps]]
+id = "first"
+kind = "command"
+run = ["sh", "-c", "echo first"]
+
+[[steps]]
+id = "second"
+kind = "command"
+run = ["sh", "-c", "echo second"]
+needs = ["first"]
+
+[[steps]]
+id = "third"
+kind = "command"
+run = ["sh", "-c", "echo third"]
+needs = ["second"]
+"""
+
+# A shell that records its pid and its child's, and a python step whose cleanup leaves a
+# file behind: cancelling the run must kill the first and run the second.
+SLOW = """
+name = "slow"
+description = "sleeps until stopped"
+
+[[steps]]
+id = "sleeper"
+kind = "command"
+shell = true
+run = "echo pid $$$$; echo $$$$ > sleeper.pid; sleep 30 & echo $$! > child.pid; wait"
+
+[[steps]]
+id = "guard"
+kind = "python"
+call = "fixture_steps:guarded_wait"
+"""
+
+# Pauses at its budget unless `resume-ok` exists: a run that pauses, then resumes to success.
+PAUSABLE = """
+name = "pausable"
+description = "waits for resume-ok"
+
+[[steps]]
+id = "quick"
+kind = "command"
+run = ["sh", "-c", "echo quick"]
+
+[[steps]]
+id = "gate"
+kind = "command"
+shell = true
+run = "test -f resume-ok || sleep 30"
+needs = ["quick"]
+"""
+
+# Stands in for the built-in pre-warm (a project file overrides a built-in by name): it
+# records what it was asked for and emits the docs step's per-library items.
+PREWARM = """
+name = "prewarm"
+description = "test double of the docs pre-warm"
+
+[params]
+libraries = ""
+
+[[steps]]
+id = "docs"
+kind = "python"
+call = "fixture_steps:fake_prewarm"
+inputs = { libraries = "${params.libraries}" }
+"""
+
+STEPS = """
+import asyncio
+from pathlib import Path
+
+
+async def guarded_wait(ctx):
+    ctx.on_cleanup(lambda: (ctx.workspace / "cleaned").write_text(ctx.run_id))
+    (ctx.workspace / "guard.started").write_text(ctx.run_id)
+    await asyncio.sleep(30)
+    return {}
+
+
+def fake_prewarm(ctx):
+    libraries = [name for name in ctx.inputs["libraries"].split(",") if name]
+    with open(ctx.workspace / "prewarm-calls.txt", "a") as calls:
+        calls.write(",".join(libraries) or "*")
+        calls.write("\\n")
+    names = libraries or ["(all)"]
+    for index, name in enumerate(names, start=1):
+        ctx.emit({"library": name, "index": index, "total": len(names), "status": "fetched"})
+    return {"libraries": names}
+"""
+
+
+def make_workspace(root: Path, *, config: str | None = None) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    workflows = root / ".tether" / "workflows"
+    workflows.mkdir(parents=True)
+    for name, text in {
+        "multi": MULTI,
+        "slow": SLOW,
+        "pausable": PAUSABLE,
+        "prewarm": PREWARM,
+    }.items():
+        (workflows / f"{name}.toml").write_text(textwrap.dedent(text))
+    (root / "fixture_steps.py").write_text(STEPS)
+    (root / "requirements.txt").write_text("click==8.1.7\n")
+    default_config = f'interpreter = "{sys.executable}"\n[docs]\noffline = true\n'
+    (root / ".tether" / "config.toml").write_text(config if config is not None else default_config)
+    return root
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    return make_workspace(tmp_path / "ws")
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return server_env(tmp_path)
+
+
+@pytest.fixture(params=["vscode", "neovim"])
+def client_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest_asyncio.fixture
+async def client(
+    workspace: Path, env: dict[str, str], client_name: str
+) -> AsyncIterator[TestClient]:
+    """A server in `workspace` with pre-warm on start off (tests ask for it explicitly)."""
+    started = await start_server(
+        workspace, env, capabilities(client_name), {"prewarm": {"onStart": False}}
+    )
+    yield started
+    await stop_server(started)
