@@ -94,6 +94,10 @@ export class ServerSupervisor implements vscode.Disposable {
     // A start or restart in progress is bounded (START_TIMEOUT_MS), so waiting for it is safe.
     await this.queue;
     const client = this.client;
+    if (client?.state === State.Starting) {
+      // The client restarts a crashed server by itself; wait for that too, equally bounded.
+      await withTimeout(settled(client), START_TIMEOUT_MS, "the restarted server did not answer initialize");
+    }
     if (client === undefined || !client.isRunning()) {
       throw new ServerNotRunningError();
     }
@@ -204,6 +208,18 @@ async function withTimeout<T>(promise: Promise<T>, milliseconds: number, what: s
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Resolves when the client leaves the Starting state, whichever way. */
+function settled(client: LanguageClient): Promise<void> {
+  return new Promise((resolve) => {
+    const listener = client.onDidChangeState((change) => {
+      if (change.newState !== State.Starting) {
+        listener.dispose();
+        resolve();
+      }
+    });
+  });
 }
 
 /**

@@ -316,7 +316,7 @@ describe("the extension against a real language server process", () => {
     const restarted = await waitFor(() => events().find((event) => event.event === "initialize"), "a server after the crash");
     assert.notEqual(restarted.pid, crashedPid);
     assert.match(stub.messages[0]?.text ?? "", /^Tether: Prewarm Docs failed: /);
-    await waitFor(() => events().some((event) => event.event === "configuration"), "the restarted server to be ready");
+    // Commands wait for the client's own restart rather than failing while it starts.
     await run("tether.prewarmDocs");
     assert.deepEqual(commandsSent().at(-1), ["tether.prewarm", [{}]]);
   });
