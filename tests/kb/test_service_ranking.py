@@ -96,7 +96,8 @@ def make_site(root: Path, version: str) -> Path:
 
 async def test_local_docs_stay_fresh_until_the_installed_version_changes(tmp_path: Path) -> None:
     make_site(tmp_path, "1.0")
-    service = DocsService(DocsStore(tmp_path / "cache"), [LocalProvider(tmp_path)])
+    provider = LocalProvider(tmp_path, version_recheck=0.0)
+    service = DocsService(DocsStore(tmp_path / "cache"), [provider])
     try:
         first = await service.lookup("gizmo")
         again = await service.lookup("gizmo", "anything")
@@ -108,3 +109,14 @@ async def test_local_docs_stay_fresh_until_the_installed_version_changes(tmp_pat
     assert again.from_cache == "memory" and again.version == "1.0" and not again.stale
     assert upgraded.version == "2.0" and upgraded.from_cache is None
     assert "Gizmo 2.0" in upgraded.content
+
+
+async def test_installed_version_is_trusted_for_the_recheck_interval(tmp_path: Path) -> None:
+    make_site(tmp_path, "1.0")
+    patient = LocalProvider(tmp_path, version_recheck=60.0)
+    eager = LocalProvider(tmp_path, version_recheck=0.0)
+    assert await patient.installed_version("gizmo") == "1.0"
+    assert await eager.installed_version("gizmo") == "1.0"
+    make_site(tmp_path, "2.0")
+    assert await patient.installed_version("gizmo") == "1.0"  # within its interval
+    assert await eager.installed_version("gizmo") == "2.0"

@@ -11,11 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
 import sys
-import sysconfig
 from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -66,6 +63,8 @@ def installed_versions(site_dirs: Sequence[Path]) -> dict[str, str]:
     When a name is installed in more than one directory, the first directory wins, as it
     would on `sys.path`. Distributions with broken metadata are skipped.
     """
+    from importlib import metadata
+
     versions: dict[str, str] = {}
     for dist in metadata.distributions(path=[str(path) for path in site_dirs]):
         name = dist.metadata["Name"] if dist.metadata else None
@@ -92,6 +91,8 @@ def _venv_site_packages(venv: Path) -> list[Path]:
 
 
 def _ask_interpreter(interpreter: str) -> list[Path]:
+    import subprocess
+
     try:
         completed = subprocess.run(
             [interpreter, "-I", "-c", _SITE_QUERY],
@@ -122,6 +123,8 @@ def _ask_interpreter(interpreter: str) -> list[Path]:
 
 
 def _running_site_packages() -> list[Path]:
+    import sysconfig
+
     purelib = sysconfig.get_paths().get("purelib")
     candidates = [Path(purelib)] if purelib else []
     candidates += [Path(entry) for entry in sys.path if entry.endswith("site-packages")]

@@ -16,6 +16,7 @@ TRUNCATION_MARK = "\n[... truncated to fit the token budget]"
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+_MARKERS = frozenset("#`~-")
 _SEPARATOR = re.compile(r"^-{10,}\s*$")  # Context7's txt answers separate snippets this way
 _TERM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)*")
 _STOPWORDS = frozenset(
@@ -59,6 +60,10 @@ def split_sections(markdown: str) -> list[Section]:
             sections.append(Section(title, text, len(sections)))
 
     for line in markdown.split("\n"):
+        first = line.lstrip()[:1]
+        if first not in _MARKERS:  # most lines: no fence, heading or separator to look for
+            lines.append(line)
+            continue
         if _FENCE.match(line):
             in_code = not in_code
         heading = None if in_code else _HEADING.match(line)

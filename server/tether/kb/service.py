@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 DAY = 86_400.0
 KNOWN_PROVIDERS = ("local", "context7")
+RANKED_ANSWERS_KEPT = 64
+"""Recent ranked answers kept per service; each pins its document, so keep this small."""
 
 
 @dataclass
@@ -140,6 +143,9 @@ class DocsService:
         self._inflight: dict[str, asyncio.Task[ProviderResult | None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._resident: set[str] = set()  # keys this process has put in or read from tier 1
+        # Ranked answers for recent (content, query, budget): a warm hit skips re-ranking.
+        # Keyed by the content string itself, whose hash Python caches on the object.
+        self._ranked: OrderedDict[tuple[str, str, int], str] = OrderedDict()
 
     async def lookup(
         self,
@@ -344,6 +350,18 @@ class DocsService:
 
     # -- results --------------------------------------------------------------------------
 
+    def _rank(self, content: str, request: _Request) -> str:
+        key = (content, request.query, request.max_tokens)
+        ranked = self._ranked.get(key)
+        if ranked is not None:
+            self._ranked.move_to_end(key)
+            return ranked
+        ranked = select(content, request.query, request.max_tokens)
+        self._ranked[key] = ranked
+        if len(self._ranked) > RANKED_ANSWERS_KEPT:
+            self._ranked.popitem(last=False)
+        return ranked
+
     def _from_entry(
         self,
         request: _Request,
@@ -357,7 +375,7 @@ class DocsService:
             library=request.library,
             version=entry.version or request.version,
             provider=entry.provider,
-            content=select(entry.content, request.query, request.max_tokens),
+            content=self._rank(entry.content, request),
             fetched_at=entry.fetched_at,
             age_seconds=max(0.0, self.clock() - entry.fetched_at),
             from_cache=tier,
@@ -374,7 +392,7 @@ class DocsService:
             library=request.library,
             version=result.version or request.version,
             provider=result.provider,
-            content=select(result.content, request.query, request.max_tokens),
+            content=self._rank(result.content, request),
             fetched_at=self.clock(),
             age_seconds=0.0,
             from_cache=None,

@@ -13,7 +13,6 @@ can be cached as docs.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import os
 import random
@@ -401,6 +400,8 @@ def _retry_after(response: httpx.Response) -> float | None:
         try:
             return max(0.0, float(value))
         except ValueError:
+            import email.utils
+
             try:
                 when = email.utils.parsedate_to_datetime(value)
             except (TypeError, ValueError):

@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tether.kb.environment import find_site_packages
 from tether.kb.providers.base import ProviderNotFound, ProviderResult
-from tether.kb.providers.local_node import NodeModules
-from tether.kb.providers.local_python import PythonPackages
-from tether.kb.providers.python_outline import OutlineLimits
+
+if TYPE_CHECKING:
+    from tether.kb.providers.local_node import NodeModules
+    from tether.kb.providers.local_python import PythonPackages
+    from tether.kb.providers.python_outline import OutlineLimits
+
+
+VERSION_RECHECK_S = 1.0
+"""How long an installed version is trusted before the disk is checked again: a warm
+lookup then needs no worker thread, and an upgrade is still seen within a second."""
+VERSIONS_KEPT = 10_000
 
 
 class LocalProvider:
@@ -30,27 +39,51 @@ class LocalProvider:
         site_dirs: Sequence[Path] | None = None,
         interpreter: str | None = None,
         outline_limits: OutlineLimits | None = None,
+        version_recheck: float = VERSION_RECHECK_S,
     ) -> None:
         self.workspace = workspace
+        self.version_recheck = version_recheck
+        self._versions: dict[str, tuple[str | None, float]] = {}
         self.interpreter = interpreter
-        self.outline_limits = outline_limits or OutlineLimits()
-        self.node = NodeModules(workspace)
+        self.outline_limits = outline_limits
         self._site_dirs = list(site_dirs) if site_dirs is not None else None
         self._python: PythonPackages | None = None
+        self._node: NodeModules | None = None
         self._lock = threading.Lock()
 
     def python_packages(self) -> PythonPackages:
         """Blocking: finds site-packages on first use (may ask the interpreter)."""
         with self._lock:
             if self._python is None:
+                # Imported on first use: a CLI cache hit must stay cheap to start.
+                from tether.kb.environment import find_site_packages
+                from tether.kb.providers.local_python import PythonPackages
+
                 site_dirs = self._site_dirs
                 if site_dirs is None:
                     site_dirs = find_site_packages(self.workspace, self.interpreter)
                 self._python = PythonPackages(site_dirs, self.outline_limits)
             return self._python
 
+    @property
+    def node(self) -> NodeModules:
+        with self._lock:
+            if self._node is None:
+                from tether.kb.providers.local_node import NodeModules
+
+                self._node = NodeModules(self.workspace)
+            return self._node
+
     async def installed_version(self, library: str) -> str | None:
-        return await asyncio.to_thread(self._installed_version, library)
+        known = self._versions.get(library)
+        now = time.monotonic()
+        if known is not None and now - known[1] < self.version_recheck:
+            return known[0]
+        version = await asyncio.to_thread(self._installed_version, library)
+        if len(self._versions) >= VERSIONS_KEPT:
+            self._versions.clear()
+        self._versions[library] = (version, now)
+        return version
 
     async def repository_url(self, library: str) -> str | None:
         """The package's own source repository URL from its metadata, if it names one."""

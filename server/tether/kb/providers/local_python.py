@@ -13,14 +13,15 @@ import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.message import Message
-from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
-from tether.kb.providers.python_outline import OutlineLimits, discover_modules, outline_modules
-from tether.kb.providers.readme import clean_readme
+if TYPE_CHECKING:
+    from email.message import Message
+
+    from tether.kb.providers.python_outline import OutlineLimits
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class PythonPackages:
 
     def __init__(self, site_dirs: Sequence[Path], outline_limits: OutlineLimits | None = None):
         self.site_dirs = list(site_dirs)
-        self.outline_limits = outline_limits or OutlineLimits()
+        self.outline_limits = outline_limits
         self._lock = threading.Lock()
         self._index: dict[str, InstalledDistribution] = {}
         self._stamps: tuple[int, ...] | None = None
@@ -69,6 +70,13 @@ class PythonPackages:
         found = self.find(library)
         if found is None:
             return None
+        # Wheel installs name the directory NAME-VERSION.dist-info with both parts escaped
+        # (no "-" inside either): the version is there without reading METADATA.
+        stem = found.metadata_dir.name.removesuffix(".dist-info")
+        if found.metadata_dir.suffix == ".dist-info" and stem.count("-") == 1:
+            return stem.split("-", 1)[1] or None
+        from importlib import metadata
+
         try:
             return metadata.PathDistribution(found.metadata_dir).version or None
         except (OSError, ValueError) as error:
@@ -95,9 +103,19 @@ class PythonPackages:
         return home if home and "github.com/" in home.lower() else None
 
     def document(self, library: str) -> PythonDocs | None:
+        from importlib import metadata
+
+        from tether.kb.providers.python_outline import (
+            OutlineLimits,
+            discover_modules,
+            outline_modules,
+        )
+        from tether.kb.providers.readme import clean_readme
+
         found = self.find(library)
         if found is None:
             return None
+        limits = self.outline_limits or OutlineLimits()
         distribution = metadata.PathDistribution(found.metadata_dir)
         meta = _read_metadata(found)
         if meta is None:
@@ -126,8 +144,8 @@ class PythonPackages:
         except (OSError, ValueError) as error:
             logger.warning("%s: unreadable RECORD: %s", found.metadata_dir, error)
             files = []
-        modules = discover_modules(found.site_dir, files, self.outline_limits)
-        outline = outline_modules(modules, self.outline_limits)
+        modules = discover_modules(found.site_dir, files, limits)
+        outline = outline_modules(modules, limits)
         if outline:
             sections.append("## API\n\n" + outline)
         return PythonDocs(canonicalize_name(name), version, "\n\n".join(sections), found.site_dir)
@@ -172,6 +190,8 @@ def _mtime_ns(directory: Path) -> int:
 
 
 def _read_metadata(found: InstalledDistribution) -> Message | None:
+    from importlib import metadata
+
     try:
         meta = metadata.PathDistribution(found.metadata_dir).metadata
     except (OSError, ValueError, UnicodeDecodeError) as error:

@@ -33,6 +33,13 @@ class OutlineLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class _RelativeImports:
+    names: dict[str, tuple[Path, str]]
+    """Imported name -> (file it comes from, its name there)."""
+    star_sources: list[Path]
+
+
+@dataclass(frozen=True, slots=True)
 class ModuleSource:
     name: str
     """Dotted module name, e.g. "httpx._client"."""
@@ -95,6 +102,8 @@ class _Outliner:
     def __init__(self, limits: OutlineLimits) -> None:
         self.limits = limits
         self.trees: dict[Path, ast.Module | None] = {}
+        self.imports: dict[Path, _RelativeImports] = {}
+        self.definitions: dict[Path, dict[str, _Definition]] = {}
 
     def outline(self, modules: Sequence[ModuleSource]) -> str:
         parts: list[str] = []
@@ -144,14 +153,18 @@ class _Outliner:
                     entries.append(_entry(f"{module.name}.{node.name}", node))
         if public:
             unresolved: list[str] = []
-            for name in public:
+            room = self.limits.max_output_chars // 2 - sum(len(entry) for entry in entries)
+            for name in dict.fromkeys(public):
                 if name in defined:
                     continue
-                found = self.find_reexport(module.path, tree, name)
+                # Past the module's share of the output, names are listed, not outlined.
+                found = self.find_reexport(module.path, tree, name) if room > 0 else None
                 if found is None:
                     unresolved.append(name)
                 else:
-                    entries.append(_entry(f"{module.name}.{name}", found))
+                    entry = _entry(f"{module.name}.{name}", found)
+                    entries.append(entry)
+                    room -= len(entry)
             if unresolved:
                 lines += ["", "Also exports: " + ", ".join(f"`{name}`" for name in unresolved)]
         if len(lines) == 1 and not entries:
@@ -160,32 +173,46 @@ class _Outliner:
 
     def find_reexport(self, path: Path, tree: ast.Module, name: str) -> _Definition | None:
         """The definition behind `from .module import name` or `from .module import *`."""
-        star_sources: list[Path] = []
-        for node in tree.body:
-            if not isinstance(node, ast.ImportFrom) or node.level < 1:
-                continue
-            for alias in node.names:
-                source = _relative_module_path(path, node.level, node.module)
-                if source is None:
-                    continue
-                if alias.name == "*":
-                    star_sources.append(source)
-                elif (alias.asname or alias.name) == name:
-                    return self.find_definition(source, alias.name)
-        for source in star_sources:
+        imports = self.relative_imports(path, tree)
+        explicit = imports.names.get(name)
+        if explicit is not None:
+            return self.find_definition(*explicit)
+        for source in imports.star_sources:
             found = self.find_definition(source, name)
             if found is not None:
                 return found
         return None
 
-    def find_definition(self, path: Path, name: str) -> _Definition | None:
-        tree = self.parse(path)
-        if tree is None:
-            return None
+    def relative_imports(self, path: Path, tree: ast.Module) -> _RelativeImports:
+        """What a module imports relatively, resolved to files once per module."""
+        cached = self.imports.get(path)
+        if cached is not None:
+            return cached
+        imports = _RelativeImports({}, [])
         for node in tree.body:
-            if isinstance(node, _DEFINITIONS) and node.name == name:
-                return node
-        return None
+            if not isinstance(node, ast.ImportFrom) or node.level < 1:
+                continue
+            source = _relative_module_path(path, node.level, node.module)
+            if source is None:
+                continue
+            for alias in node.names:
+                if alias.name == "*":
+                    imports.star_sources.append(source)
+                else:
+                    imports.names.setdefault(alias.asname or alias.name, (source, alias.name))
+        self.imports[path] = imports
+        return imports
+
+    def find_definition(self, path: Path, name: str) -> _Definition | None:
+        definitions = self.definitions.get(path)
+        if definitions is None:
+            tree = self.parse(path)
+            definitions = {}
+            for node in tree.body if tree is not None else []:
+                if isinstance(node, _DEFINITIONS):
+                    definitions.setdefault(node.name, node)
+            self.definitions[path] = definitions
+        return definitions.get(name)
 
 
 def _relative_module_path(path: Path, level: int, module: str | None) -> Path | None:
