@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import sqlite3
 import threading
 import time
-from enum import StrEnum
+from enum import Enum, StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tether.kb.cache_location import ensure_private_directory
+from tether.kb.deferred_writes import DeferredWrites
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tether.kb.store_stats import TierCounters
+
+_T = TypeVar("_T")
 
 logger = logging.getLogger(__name__)
 
@@ -29,25 +35,54 @@ DATABASE_NAME = "cache.db"
 CORRUPT_SUFFIX = ".corrupt-"
 """Infix of a database file moved aside because it could not be opened."""
 
-# Tuned for many short-lived processes sharing one cache; see DiskTier._open_cache.
+# Tuned for many processes writing to one cache at once; see DiskTier._call for busy waits.
 DISKCACHE_SETTINGS: dict[str, Any] = {
     # The default; named because it matters: least-recently-USED would turn every get
     # into a write transaction, and reads must never queue behind writers.
     "eviction_policy": "least-recently-stored",
     # diskcache's hit/miss statistics are also a write per get; we count in-process instead.
     "statistics": 0,
+    # No cull inside set(): by default every set also looks for expired rows and checks the
+    # database volume inside its write transaction, which lengthens the time each writer
+    # holds the lock (~40 -> ~30 us per set measured) that every other process queues on.
+    # Culling runs off the hot path instead (after opening, then every CULL_EVERY_WRITES).
+    "cull_limit": 0,
     # Docs pages are text of a few KB to a few hundred KB; keeping values up to 1 MiB inside
     # SQLite means one read per hit and no orphan files when a process dies mid-write.
     "disk_min_file_size": 2**20,
-    # Incremental instead of FULL: FULL moves pages on every commit that frees some, which
-    # lengthens each write transaction (and so every other writer's wait) under updates.
-    "sqlite_auto_vacuum": 2,
     "size_limit": 2**30,
 }
 
+CULL_EVERY_WRITES = 500
+"""Successful writes by one store between background culls (expiry, then size limit)."""
+
+WRITE_THROUGH_WAIT_S = 0.001
+"""How long a caller's write waits for the lock before handing the value to the background
+writer: writers then never queue behind a lock holder that the scheduler has preempted."""
+
+DEFERRED_WRITE_PATIENCE_S = 2.0
+"""How long the background writer keeps trying one queued value before giving up on it."""
+
+DEFERRED_WRITE_MAX_BYTES = 16 * 2**20
+"""Most bytes the background writer may hold queued; beyond it a busy write is skipped."""
+
+CLOSE_FLUSH_S = 2.0
+"""How long close() waits for queued writes to land."""
+
+YIELDING_ATTEMPTS = 8
+FIRST_RETRY_PAUSE_S = 0.0001
+MAX_RETRY_PAUSE_S = 0.001
+"""On a busy database: yield the CPU for the first attempts, then sleep 0.1 ms doubling to
+1 ms, jittered; always within the tier's timeout."""
 
 REOPEN_INTERVAL_S = 30.0
 """How long an unavailable disk tier waits before trying to open (or recover) it again."""
+
+
+class _Outcome(Enum):
+    OK = "ok"
+    BUSY = "busy"
+    FAILED = "failed"
 
 
 class DiskState(StrEnum):
@@ -86,8 +121,12 @@ class DiskTier:
         counters: TierCounters,
         open_budget_s: float,
         reopen_interval_s: float = REOPEN_INTERVAL_S,
+        deferred_patience_s: float = DEFERRED_WRITE_PATIENCE_S,
+        close_flush_s: float = CLOSE_FLUSH_S,
     ) -> None:
         self._directory = directory
+        self._deferred_patience_s = deferred_patience_s
+        self._close_flush_s = close_flush_s
         self._reopen_interval_s = reopen_interval_s
         self._counters = counters
         self._timeout_s = timeout_ms / 1000  # diskcache/sqlite3 take seconds as a float
@@ -99,6 +138,13 @@ class DiskTier:
         self._warned: set[str] = set()
         self._failure_types: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)
         self._retry_open_at: float | None = None
+        self._writes_since_cull = 0
+        self._culling = False
+        self._deferred = DeferredWrites(
+            self._write_patiently,
+            max_bytes=DEFERRED_WRITE_MAX_BYTES,
+            name="tether-kb-disk-writer",
+        )
         self._opened = self._start_opening()
         if not self._opened.wait(open_budget_s):
             self._warn_once(
@@ -128,70 +174,179 @@ class DiskTier:
 
     def usage(self) -> tuple[int | None, int | None]:
         """(entries, bytes on disk), or (None, None) when the tier cannot say."""
-        cache = self._current_cache()
-        if cache is None:
-            return None, None
-        try:
-            return len(cache), int(cache.volume())
-        except self._failure_types as error:
-            self._record_failure("stats", error)
-            return None, None
+        ok, usage = self._call("stats", lambda cache: (len(cache), int(cache.volume())))
+        return usage if ok and usage is not None else (None, None)
 
     # -- operations -----------------------------------------------------------------------
 
     def get(self, key: str) -> bytes | None:
-        cache = self._current_cache()
-        if cache is None:
-            return None
-        try:
-            value = cache.get(key, default=None, retry=False)
-        except ValueError:
-            return b""  # a row BytesOnlyDisk refuses to decode: garbage, the caller deletes it
-        except self._failure_types as error:
-            self._record_failure("read", error)
-            return None
-        if value is None:
-            return None
-        if not isinstance(value, bytes):
-            # Not something this store wrote (we write bytes only); callers treat it as garbage.
-            return b""
+        """The stored bytes, None for a miss (or a failure), b"" for a row we cannot decode."""
+
+        def read(cache: Any) -> bytes | None:
+            try:
+                value = cache.get(key, default=None, retry=False)
+            except ValueError:
+                return b""  # a row BytesOnlyDisk refuses to decode: garbage, caller deletes it
+            if value is None or isinstance(value, bytes):
+                return value
+            return b""  # not something this store wrote (it writes bytes only)
+
+        queued = self._deferred.pending_value(key)
+        if queued is not None:
+            return queued  # this process's own newer write, not yet on disk
+        _, value = self._call("read", read)
         return value
 
     def set(self, key: str, value: bytes, expire_s: float | None) -> bool:
-        cache = self._current_cache()
-        if cache is None:
-            return False
-        try:
-            cache.set(key, value, expire=expire_s, retry=False)
-        except self._failure_types as error:
-            self._record_failure("write", error)
-            return False
-        return True
+        """Write now, or queue for the background writer when other processes hold the lock.
+
+        False only when the value can be neither written nor queued: the tier is unavailable
+        or failing, or the queue is over its byte budget.
+        """
+        expires_at = None if expire_s is None else time.time() + expire_s
+        if self._deferred.holds(key):
+            # Queue behind this process's earlier value for the key so it cannot land last.
+            return self._defer(key, value, expires_at)
+        outcome, _ = self._attempt(
+            "write",
+            lambda cache: cache.set(key, value, expire=expire_s, retry=False),
+            wait_s=min(self._timeout_s, WRITE_THROUGH_WAIT_S),
+        )
+        if outcome is _Outcome.OK:
+            self._count_write()
+            return True
+        if outcome is _Outcome.BUSY:
+            return self._defer(key, value, expires_at)
+        return False
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait (bounded) until queued writes have landed or been given up."""
+        return self._deferred.flush(timeout_s)
 
     def delete(self, key: str) -> bool:
-        cache = self._current_cache()
-        if cache is None:
-            return False
-        try:
-            return bool(cache.delete(key, retry=False))
-        except self._failure_types as error:
-            self._record_failure("delete", error)
-            return False
+        self._deferred.discard(key, self._timeout_s + self._deferred_patience_s)
+        ok, deleted = self._call("delete", lambda cache: bool(cache.delete(key, retry=False)))
+        return ok and bool(deleted)
+
+    def _defer(self, key: str, value: bytes, expires_at: float | None) -> bool:
+        if self._deferred.defer(key, value, expires_at):
+            self._counters.deferred_write()
+            return True
+        self._warn_once(
+            "queue-full",
+            "docs cache %s: write of %s skipped, the background write queue is full",
+            self._directory,
+            key,
+        )
+        return False
+
+    def _write_patiently(self, key: str, value: bytes, expire_s: float | None) -> bool:
+        """The background writer's write: no caller waits, so it may wait for the lock."""
+        outcome, _ = self._attempt(
+            "write",
+            lambda cache: cache.set(key, value, expire=expire_s, retry=False),
+            wait_s=self._deferred_patience_s,
+        )
+        if outcome is _Outcome.BUSY:
+            self._record_busy("deferred write")
+        if outcome is _Outcome.OK:
+            self._count_write()
+            return True
+        self._counters.skipped_write()
+        return False
 
     def clear(self) -> int:
-        """Remove every entry; under contention, as many as could be removed."""
-        cache = self._current_cache()
-        if cache is None:
-            return 0
-        try:
-            return int(cache.clear(retry=False))
-        except self._failure_types as error:
-            self._record_failure("clear", error)
-            # diskcache.Timeout carries the number removed before it gave up.
-            removed = error.args[0] if error.args and isinstance(error.args[0], int) else 0
+        """Remove every entry; under contention, as many as could be removed in time."""
+        removed = 0
+
+        def clear_rest(cache: Any) -> int:
+            nonlocal removed
+            try:
+                removed += int(cache.clear(retry=False))
+            except self._failure_types as error:
+                # diskcache.Timeout carries the number removed before it gave up.
+                if error.args and isinstance(error.args[0], int):
+                    removed += error.args[0]
+                raise
             return removed
 
+        dropped = self._deferred.discard_all(self._timeout_s + self._deferred_patience_s)
+        self._call("clear", clear_rest)
+        return removed + dropped
+
+    def _call(self, operation: str, call: Callable[[Any], _T]) -> tuple[bool, _T | None]:
+        """Run `call` on the open cache within this tier's timeout: (True, result), or
+        (False, None) when it failed or the database stayed busy for the whole timeout."""
+        outcome, value = self._attempt(operation, call, wait_s=self._timeout_s)
+        if outcome is _Outcome.BUSY:
+            self._record_busy(operation)
+        return outcome is _Outcome.OK, value
+
+    def _attempt(
+        self, operation: str, call: Callable[[Any], _T], *, wait_s: float
+    ) -> tuple[_Outcome, _T | None]:
+        """Run `call`, retrying while the database is busy for up to `wait_s`.
+
+        SQLite's own busy handler is off (connection timeout 0): it sleeps 1, 2, 5, 10, 15...
+        ms between attempts, so a waiting writer usually sleeps through the few tens of
+        microseconds in which the lock was free. Measured, 8 processes x 500 ops on 2 cores:
+        write p99 about 30 ms, with skipped writes, under SQLite's handler. Yielding first
+        hands the CPU to a lock holder that is runnable but preempted (the common case when
+        processes outnumber cores) without a sleeper's wake-up boost.
+        Failures other than contention are recorded here; BUSY is left to the caller.
+        """
+        deadline = time.monotonic() + wait_s
+        pause = FIRST_RETRY_PAUSE_S
+        attempt = 0
+        while True:
+            cache = self._current_cache()
+            if cache is None:
+                return _Outcome.FAILED, None
+            try:
+                return _Outcome.OK, call(cache)
+            except self._failure_types as error:
+                if classify_failure(error) != "contention":
+                    self._record_failure(operation, error)
+                    return _Outcome.FAILED, None
+                if time.monotonic() + pause > deadline:
+                    return _Outcome.BUSY, None
+            attempt += 1
+            if attempt <= YIELDING_ATTEMPTS:
+                _yield_processor()
+            else:
+                time.sleep(pause * (0.5 + random.random()))
+                pause = min(pause * 2, MAX_RETRY_PAUSE_S)
+
+    def _count_write(self) -> None:
+        """Start a background cull every CULL_EVERY_WRITES writes (cull_limit=0 skips it in set)."""
+        with self._lock:
+            self._writes_since_cull += 1
+            due = self._writes_since_cull >= CULL_EVERY_WRITES and not self._culling
+            if due:
+                self._writes_since_cull = 0
+                self._culling = True
+        if due:
+            threading.Thread(target=self._cull, name="tether-kb-disk-cull", daemon=True).start()
+
+    def _cull(self) -> None:
+        try:
+            self._call("cull", lambda cache: cache.cull(retry=False))
+        finally:
+            with self._lock:
+                self._culling = False
+
     def close(self) -> None:
+        """Flush queued writes (bounded), then close this thread's connection."""
+        dropped = self._deferred.close(self._close_flush_s)
+        if dropped:
+            self._warn_once(
+                "dropped-on-close",
+                "docs cache %s: %d queued writes dropped at close (database busy)",
+                self._directory,
+                dropped,
+            )
+            for _ in range(dropped):
+                self._counters.skipped_write()
         with self._lock:
             self._closed = True
             cache, self._cache = self._cache, None
@@ -240,6 +395,13 @@ class DiskTier:
                 self._cache, self._state, self._detail = cache, state, detail
                 if state is DiskState.UNAVAILABLE:
                     self._retry_open_at = time.monotonic() + self._reopen_interval_s
+                cull_now = cache is not None and not self._culling
+                if cull_now:
+                    self._culling = True
+            if cull_now:
+                # Expired rows and the size limit, since set() does not cull (cull_limit=0).
+                # Before `opened` is signalled, so that opening is one finished step.
+                self._cull()
         finally:
             opened.set()
 
@@ -275,7 +437,7 @@ class DiskTier:
     def _open_cache(self, diskcache: Any) -> Any:
         return diskcache.Cache(
             str(self._directory),
-            timeout=self._timeout_s,
+            timeout=0,  # busy waits are ours, bounded by timeout_ms: see _call
             disk=_bytes_only_disk_type(diskcache),
             **DISKCACHE_SETTINGS,
         )
@@ -305,6 +467,16 @@ class DiskTier:
 
     # -- failure accounting ---------------------------------------------------------------
 
+    def _record_busy(self, operation: str) -> None:
+        self._counters.busy()
+        self._warn_once(
+            "contention",
+            "docs cache %s: %s gave up, database busy in other processes; "
+            "treated as a miss or skipped write",
+            self._directory,
+            operation,
+        )
+
     def _record_failure(self, operation: str, error: BaseException) -> None:
         kind = classify_failure(error)
         self._counters.error()
@@ -331,6 +503,14 @@ class DiskTier:
             first = kind not in self._warned
             self._warned.add(kind)
         logger.log(logging.WARNING if first else logging.DEBUG, message, *args)
+
+
+def _yield_processor() -> None:
+    sched_yield = getattr(os, "sched_yield", None)  # POSIX only
+    if sched_yield is not None:
+        sched_yield()
+    else:
+        time.sleep(0)  # Windows: Sleep(0) gives up the rest of the time slice
 
 
 def _database_is_readable(database: Path) -> bool:

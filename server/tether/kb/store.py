@@ -191,8 +191,9 @@ def _time_field(decoded: dict[str, Any], name: str, *, optional: bool) -> float 
 class DocsStore:
     """Two-tier docs cache: tier 1 in this process, tier 2 on disk shared by all processes.
 
-    get/aget never raise; a contended or corrupt tier 2 is a miss (or, for writes, a skipped
-    write reported by a False return) plus one logged warning per kind of failure.
+    get/aget never raise; a contended or corrupt tier 2 is a miss (or, for writes, a queued or
+    skipped write) plus one logged warning per kind of failure. Use it as a context manager
+    or call close(), so that writes queued behind other processes' locks are flushed.
     """
 
     def __init__(
@@ -295,6 +296,10 @@ class DocsStore:
     def set(self, key: CacheKey, entry: CacheEntry) -> bool:
         """Store in both tiers. False when the disk write was skipped (tier 1 is still set).
 
+        The caller waits at most ~1 ms for tier 2: when other processes hold its write lock,
+        the value is queued for this store's background writer and True is returned (reads in
+        this process see it at once; close() or flush() waits for it to land). False means the
+        tier is unavailable or failing, or the queue is full.
         Raises TypeError only for a caller bug: `entry.meta` that orjson cannot encode.
         """
         data, string_key, expire_s = self._prepare_write(key, entry)
@@ -348,6 +353,10 @@ class DocsStore:
             disk_detail=self._disk.detail,
         )
 
+    def flush(self, timeout_s: float = 2.0) -> bool:
+        """Wait (bounded) until queued tier-2 writes have landed; False on timeout."""
+        return self._disk.flush(timeout_s)
+
     def clear(self) -> int:
         """Empty both tiers. Returns entries removed from tier 2 (the persistent cache), or
         from tier 1 when tier 2 removed none (unavailable, or holding nothing)."""
@@ -356,6 +365,7 @@ class DocsStore:
         return disk_removed or memory_removed
 
     def close(self) -> None:
+        """Flush queued tier-2 writes (at most ~2 s), then release the database."""
         self._disk.close()
         self._memory.clear()
 

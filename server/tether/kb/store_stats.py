@@ -51,6 +51,8 @@ class TierCounters:
         self._hits = 0
         self._misses = 0
         self._errors = 0
+        self._busy = 0
+        self._deferred_writes = 0
         self._skipped_writes = 0
 
     def hit(self, nanoseconds: int) -> None:
@@ -67,6 +69,14 @@ class TierCounters:
         with self._lock:
             self._errors += 1
 
+    def busy(self) -> None:
+        with self._lock:
+            self._busy += 1
+
+    def deferred_write(self) -> None:
+        with self._lock:
+            self._deferred_writes += 1
+
     def skipped_write(self) -> None:
         with self._lock:
             self._skipped_writes += 1
@@ -74,13 +84,16 @@ class TierCounters:
     def snapshot(self, entries: int | None, size_bytes: int | None) -> TierStats:
         with self._lock:
             hits, misses = self._hits, self._misses
-            errors, skipped = self._errors, self._skipped_writes
+            errors, busy, skipped = self._errors, self._busy, self._skipped_writes
+            deferred = self._deferred_writes
         p50, p99 = self.latency.percentiles_us()
         return TierStats(
             hits=hits,
             misses=misses,
             errors=errors,
+            busy=busy,
             skipped_writes=skipped,
+            deferred_writes=deferred,
             entries=entries,
             bytes=size_bytes,
             latency_p50_us=p50,
@@ -97,9 +110,15 @@ class TierStats:
     misses: int
     """Lookups this tier could not answer (absent, expired, undecodable, or tier unavailable)."""
     errors: int
-    """Operations that failed (contention, corruption, I/O) and were degraded to a miss/skip."""
+    """Operations that failed (corruption, I/O) and were degraded to a miss or skipped write."""
+    busy: int
+    """Operations that found the database locked by other processes for the whole timeout
+    (each a miss or skipped write): contention, designed to degrade, not an error."""
     skipped_writes: int
-    """Writes not made: contention, corruption, tier unavailable, or value over the budget."""
+    """Writes not made: busy, error, tier unavailable, or (memory) value over the budget."""
+    deferred_writes: int
+    """Writes that found the database busy and were handed to the background writer (they
+    count again under skipped_writes only if the background writer gave up on them)."""
     entries: int | None
     """Entries held now (None when the tier cannot say, e.g. the disk tier is unavailable)."""
     bytes: int | None

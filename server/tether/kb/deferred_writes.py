@@ -1,0 +1,138 @@
+"""Writes that found the shared cache busy, finished later by one background thread.
+
+A caller never waits for another process's write lock: its value is queued here (the latest
+value per key wins) and a single daemon thread per store writes the queue out with patience.
+Reads in this process see queued values, and a key that is queued or in flight keeps queuing,
+so an older value can never land after a newer one written by this process.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+WriteCall = Callable[[str, bytes, float | None], bool]
+"""(key, value, seconds until hard expiry or None) -> written."""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingWrite:
+    """One queued value."""
+
+    value: bytes
+    """The bytes to store."""
+    expires_at: float | None
+    """Hard expiry as epoch seconds (None = never); an already expired value is dropped."""
+
+
+class DeferredWrites:
+    """A bounded, coalescing queue of writes and the thread that drains it."""
+
+    def __init__(self, write: WriteCall, *, max_bytes: int, name: str) -> None:
+        self._write = write
+        self._max_bytes = max_bytes
+        self._name = name
+        self._pending: OrderedDict[str, PendingWrite] = OrderedDict()
+        self._pending_bytes = 0
+        self._in_flight: str | None = None
+        self._changed = threading.Condition(threading.Lock())
+        self._worker: threading.Thread | None = None
+        self._closed = False
+
+    def defer(self, key: str, value: bytes, expires_at: float | None) -> bool:
+        """Queue `value` for `key`, replacing a queued one; False when closed or over budget."""
+        with self._changed:
+            if self._closed:
+                return False
+            previous = self._pending.pop(key, None)
+            if previous is not None:
+                self._pending_bytes -= len(previous.value)
+            if self._pending_bytes + len(value) > self._max_bytes:
+                return False
+            self._pending[key] = PendingWrite(value, expires_at)
+            self._pending_bytes += len(value)
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._drain, name=self._name, daemon=True)
+                self._worker.start()
+            self._changed.notify_all()
+            return True
+
+    def holds(self, key: str) -> bool:
+        """True while `key` is queued or being written: a newer write must queue behind it."""
+        with self._changed:
+            return key in self._pending or key == self._in_flight
+
+    def pending_value(self, key: str) -> bytes | None:
+        with self._changed:
+            pending = self._pending.get(key)
+            return None if pending is None else pending.value
+
+    def __len__(self) -> int:
+        with self._changed:
+            return len(self._pending) + (self._in_flight is not None)
+
+    def discard(self, key: str, timeout_s: float) -> None:
+        """Forget a queued value for `key`, and wait (bounded) for one in flight to land."""
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            previous = self._pending.pop(key, None)
+            if previous is not None:
+                self._pending_bytes -= len(previous.value)
+            while self._in_flight == key and (remaining := deadline - time.monotonic()) > 0:
+                self._changed.wait(remaining)
+
+    def discard_all(self, timeout_s: float) -> int:
+        """Forget every queued value and wait (bounded) for the one in flight; returns dropped."""
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            dropped = len(self._pending)
+            self._pending.clear()
+            self._pending_bytes = 0
+            while self._in_flight is not None and (remaining := deadline - time.monotonic()) > 0:
+                self._changed.wait(remaining)
+            return dropped
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait until everything queued has been written (or given up); False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            while self._pending or self._in_flight is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+            return True
+
+    def close(self, timeout_s: float) -> int:
+        """Flush within `timeout_s`, then stop; returns how many queued writes were dropped."""
+        self.flush(timeout_s)
+        with self._changed:
+            self._closed = True
+            dropped = len(self._pending)
+            self._pending.clear()
+            self._pending_bytes = 0
+            self._changed.notify_all()
+            return dropped
+
+    def _drain(self) -> None:
+        while True:
+            with self._changed:
+                while not self._pending and not self._closed:
+                    self._changed.wait()
+                if not self._pending:
+                    self._worker = None
+                    return
+                key, pending = self._pending.popitem(last=False)
+                self._pending_bytes -= len(pending.value)
+                self._in_flight = key
+            try:
+                expire_s = None if pending.expires_at is None else pending.expires_at - time.time()
+                if expire_s is None or expire_s > 0:
+                    self._write(key, pending.value, expire_s)
+            finally:
+                with self._changed:
+                    self._in_flight = None
+                    self._changed.notify_all()

@@ -1,0 +1,270 @@
+"""Docs cache benchmark: tier-1 hits, tier-2 hits from a fresh process, 8-process contention.
+
+Run from the repository root:  .venv/bin/python tests/benchmarks/kb.py
+Prints one JSON object. Options: --workers N --ops N --disk-timeout-ms N --tier1-samples N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPOSITORY / "server"))
+
+# The design this replaces (file per entry, YAML metadata, flock), measured on the same load
+# (8 processes x 500 ops, 30% writes of 4 KB, 200 keys) on these machines, per issue 4.
+BASELINE = {"p50_ms": 5.2, "p99_ms": 49.0, "wall_s": 4.3, "ops": 4000}
+BASELINE["ops_per_s"] = round(BASELINE["ops"] / BASELINE["wall_s"], 1)
+
+GOALS = {
+    "tier1_hit_p99_us": 200,
+    "tier2_fresh_process_hit_p50_ms": 2.0,
+    "contention_p99_ms": 5.0,
+    "contention_throughput_ratio_vs_baseline": 10.0,
+}
+
+KEYS = 200
+VALUE_BYTES = 4096
+WRITE_FRACTION = 0.3
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
+    return ordered[index]
+
+
+def summary_ms(samples_s: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(percentile(samples_s, 0.50) * 1000, 3),
+        "p99_ms": round(percentile(samples_s, 0.99) * 1000, 3),
+        "max_ms": round(max(samples_s) * 1000, 3),
+    }
+
+
+def make_entry(content: str, name: str) -> Any:
+    from tether.kb.store import CacheEntry
+
+    return CacheEntry(content, "context7", name, "1.0", time.time(), None, None, {"bench": True})
+
+
+# -- tier 1 -------------------------------------------------------------------------------
+
+
+def bench_tier1(directory: Path, samples: int) -> dict[str, Any]:
+    from tether.kb.store import CacheKey, DocsStore
+
+    with DocsStore(directory) as store:
+        keys = [CacheKey.of("context7", f"t1-{index}", "1.0", "query") for index in range(KEYS)]
+        for key in keys:
+            store.set(key, make_entry("x" * VALUE_BYTES, key.name))
+        durations: list[float] = []
+        for index in range(samples):
+            key = keys[index % KEYS]
+            began = time.perf_counter_ns()
+            store.get(key)
+            durations.append((time.perf_counter_ns() - began) / 1000)
+        assert store.stats().memory.hits == samples
+    return {
+        "samples": samples,
+        "p50_us": round(statistics.median(durations), 2),
+        "p99_us": round(percentile(durations, 0.99), 2),
+    }
+
+
+# -- tier 2 from a fresh process ------------------------------------------------------------
+
+FRESH_PROCESS_CODE = """
+import sys, time
+sys.path.insert(0, sys.argv[2])
+import orjson
+began = time.perf_counter()
+from tether.kb.store import CacheKey, DocsStore
+imported = time.perf_counter()
+store = DocsStore(__import__("pathlib").Path(sys.argv[1]))
+opened = time.perf_counter()
+durations = []
+for index in range(int(sys.argv[3])):
+    key = CacheKey.of("context7", f"t2-{index}", "1.0", "query")
+    t = time.perf_counter()
+    entry = store.get(key)
+    durations.append(time.perf_counter() - t)
+    assert entry is not None and len(entry.content) == 4096, index
+stats = store.stats()
+assert stats.disk.hits == len(durations), stats
+sys.stdout.write(orjson.dumps({"import_s": imported - began, "open_s": opened - imported,
+                               "durations": durations}).decode())
+"""
+
+
+def bench_tier2_fresh_process(directory: Path, processes: int, gets: int) -> dict[str, Any]:
+    from tether.kb.store import CacheKey, DocsStore
+
+    with DocsStore(directory) as store:
+        for index in range(gets):
+            key = CacheKey.of("context7", f"t2-{index}", "1.0", "query")
+            store.set(key, make_entry("y" * VALUE_BYTES, key.name))
+    first: list[float] = []
+    every: list[float] = []
+    imports: list[float] = []
+    opens: list[float] = []
+    for _ in range(processes):
+        completed = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                FRESH_PROCESS_CODE,
+                str(directory),
+                str(REPOSITORY / "server"),
+                str(gets),
+            ],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        report = orjson.loads(completed.stdout)
+        first.append(report["durations"][0])
+        every.extend(report["durations"])
+        imports.append(report["import_s"])
+        opens.append(report["open_s"])
+    return {
+        "processes": processes,
+        "gets_per_process": gets,
+        "first_get": summary_ms(first),
+        "all_gets": summary_ms(every),
+        "store_import_ms_median": round(statistics.median(imports) * 1000, 2),
+        "store_open_ms_median": round(statistics.median(opens) * 1000, 2),
+    }
+
+
+# -- contention -------------------------------------------------------------------------------
+
+
+def contention_worker(
+    directory: str, worker: int, ops: int, timeout_ms: int, start: Any, results: Any
+) -> None:
+    sys.path.insert(0, str(REPOSITORY / "server"))
+    from tether.kb.store import CacheKey, DocsStore
+
+    store = DocsStore(Path(directory), memory_limit_bytes=0, disk_timeout_ms=timeout_ms)
+    rng = random.Random(worker)
+    keys = [CacheKey.of("context7", f"lib-{index}", "1.0", "") for index in range(KEYS)]
+    start.wait()
+    began_all = time.perf_counter()
+    durations: list[float] = []
+    skipped = exceptions = 0
+    for op in range(ops):
+        key = keys[rng.randrange(KEYS)]
+        began = time.perf_counter()
+        try:
+            if rng.random() < WRITE_FRACTION:
+                content = f"{worker}:{op}:".ljust(VALUE_BYTES, "x")
+                skipped += not store.set(key, make_entry(content, key.name))
+            else:
+                store.get(key)
+        except Exception:
+            exceptions += 1
+        durations.append(time.perf_counter() - began)
+    finished_all = time.perf_counter()
+    stats = store.stats()
+    store.close()
+    results.put(
+        {
+            "durations": durations,
+            "began": began_all,
+            "finished": finished_all,
+            "skipped": skipped,
+            "exceptions": exceptions,
+            "errors": stats.disk.errors,
+        }
+    )
+
+
+def bench_contention(directory: Path, workers: int, ops: int, timeout_ms: int) -> dict[str, Any]:
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(workers + 1, timeout=60)
+    results = context.Queue()
+    processes = [
+        context.Process(
+            target=contention_worker,
+            args=(str(directory), worker, ops, timeout_ms, start, results),
+        )
+        for worker in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    start.wait()
+    wall_began = time.perf_counter()
+    reports = [results.get(timeout=120) for _ in processes]
+    wall = time.perf_counter() - wall_began
+    for process in processes:
+        process.join(timeout=30)
+    durations = [d for report in reports for d in report["durations"]]
+    total = len(durations)
+    ops_per_s = total / wall
+    return {
+        "workers": workers,
+        "ops_per_worker": ops,
+        "disk_timeout_ms": timeout_ms,
+        **summary_ms(durations),
+        "errors": sum(r["errors"] for r in reports) + sum(r["exceptions"] for r in reports),
+        "skipped_writes": sum(r["skipped"] for r in reports),
+        "wall_s": round(wall, 3),
+        "ops_per_s": round(ops_per_s, 1),
+        "throughput_ratio_vs_baseline": round(ops_per_s / BASELINE["ops_per_s"], 2),
+        "p99_ratio_vs_baseline": round(
+            BASELINE["p99_ms"] / (percentile(durations, 0.99) * 1000), 2
+        ),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--ops", type=int, default=500)
+    parser.add_argument("--disk-timeout-ms", type=int, default=25)
+    parser.add_argument("--tier1-samples", type=int, default=100_000)
+    parser.add_argument("--fresh-processes", type=int, default=10)
+    parser.add_argument("--only", choices=["tier1", "tier2", "contention"], default=None)
+    arguments = parser.parse_args()
+
+    result: dict[str, Any] = {
+        "machine": {
+            "nproc": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "baseline_file_per_entry_yaml_flock": BASELINE,
+        "goals": GOALS,
+    }
+    with tempfile.TemporaryDirectory(prefix="tether-kb-bench-") as scratch:
+        root = Path(scratch)
+        if arguments.only in (None, "tier1"):
+            result["tier1_hit"] = bench_tier1(root / "tier1", arguments.tier1_samples)
+        if arguments.only in (None, "tier2"):
+            result["tier2_hit_fresh_process"] = bench_tier2_fresh_process(
+                root / "tier2", arguments.fresh_processes, 20
+            )
+        if arguments.only in (None, "contention"):
+            result["contention"] = bench_contention(
+                root / "contention", arguments.workers, arguments.ops, arguments.disk_timeout_ms
+            )
+    print(orjson.dumps(result).decode())
+
+
+if __name__ == "__main__":
+    main()
