@@ -178,8 +178,9 @@ def parse_workflow(
                 )
     _check_acyclic(steps, path, where)
     for index, step in enumerate(steps):
-        ancestors = _ancestors(step.id, by_id)
-        for reference in iter_references(step.options):
+        references = list(iter_references(step.options))
+        ancestors = _ancestors(step.id, by_id) if references else set()
+        for reference in references:
             problem = check_reference(reference, params, ancestors)
             if problem:
                 raise fail(problem, f"steps[{index}] ({step.id})", where.step(index))

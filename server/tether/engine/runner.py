@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -128,6 +129,13 @@ class Runner:
         self._stop_reason: StopReason | None = None
         self._done: dict[str, asyncio.Event] = {}
         self._run_deadline = Deadline.unbounded()
+        self._outputs: dict[str, Any] = {}
+        self._scope_steps: dict[str, dict[str, Any]] = {}
+        self._run_facts = {
+            "id": state.run_id,
+            "dir": str(options.run_dir),
+            "workspace": str(options.workspace),
+        }
 
     @property
     def stop_reason(self) -> StopReason | None:
@@ -142,6 +150,9 @@ class Runner:
     async def run(self) -> RunState:
         invocation_start = time.monotonic()
         self._publish_start()
+        for step_id, record in self.state.steps.items():
+            if record.status is StepStatus.SUCCEEDED:
+                self._record_output(step_id, record.output)
         used = self.state.active_ms / 1000
         timeout_left = None if self.spec.timeout is None else max(0.0, self.spec.timeout - used)
         deadline = Deadline.after(timeout_left, Level.RUN)
@@ -319,6 +330,8 @@ class Runner:
             attempts=record.attempts,
             cleanup_errors=cleanup_errors,
         )
+        if outcome.status is StepStatus.SUCCEEDED:
+            self._record_output(step.id, outcome.output)
         failed = outcome.status in (StepStatus.FAILED, StepStatus.TIMED_OUT)
         if failed and not step.continue_on_error and not self._stop.is_set():
             self.request_stop(StopReason.FAIL_FAST)
@@ -329,17 +342,12 @@ class Runner:
         return _Outcome(status, error=error, reason=str(self._stop_reason))
 
     def _scope(self) -> dict[str, Any]:
-        outputs = {
-            step_id: {"output": record.output}
-            for step_id, record in self.state.steps.items()
-            if record.status is StepStatus.SUCCEEDED
-        }
-        run = {
-            "id": self.state.run_id,
-            "dir": str(self.options.run_dir),
-            "workspace": str(self.options.workspace),
-        }
-        return {"params": self.params, "steps": outputs, "run": run}
+        # Live views, updated as steps succeed: templating never copies every output.
+        return {"params": self.params, "steps": self._scope_steps, "run": self._run_facts}
+
+    def _record_output(self, step_id: str, output: Any) -> None:
+        self._outputs[step_id] = output
+        self._scope_steps[step_id] = {"output": output}
 
     async def _attempt(
         self, step: StepSpec, attempt: int, step_deadline: Deadline, cleanup_errors: list[str]
@@ -347,8 +355,9 @@ class Runner:
         deadline = step_deadline.child(step.attempt_timeout, Level.ATTEMPT)
         record = self.state.steps[step.id]
         self.bus.publish(EventType.STEP_STARTED, step.id, attempt=attempt)
+        scope = self._scope()
         try:
-            inputs = render(step.options, self._scope())
+            inputs = render(step.options, scope)
         except TemplateError as error:
             return _Outcome(StepStatus.FAILED, error=str(error))
         sink = _AttemptSink(self.bus, step.id)
@@ -359,7 +368,7 @@ class Runner:
             attempt=attempt,
             options=inputs,
             params=self.params,
-            results={k: v["output"] for k, v in self._scope()["steps"].items()},
+            results=MappingProxyType(self._outputs),
             workspace=self.options.workspace,
             run_dir=self.options.run_dir,
             deadline=deadline,

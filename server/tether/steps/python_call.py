@@ -37,9 +37,12 @@ class PythonKind:
         return step.kill_grace + _MARGIN
 
     async def execute(self, ctx: StepContext) -> Any:
-        function = await run_in_daemon_thread(
-            _resolve, str(ctx.options["call"]), str(ctx.workspace)
-        )
+        target = str(ctx.options["call"])
+        if target.partition(":")[0] in sys.modules:
+            function = _resolve(target, str(ctx.workspace))  # imported already: no I/O
+        else:
+            # A first import runs module code that may block; keep it off the loop.
+            function = await run_in_daemon_thread(_resolve, target, str(ctx.workspace))
         if inspect.iscoroutinefunction(function):
             return await function(ctx)
         result = await run_in_daemon_thread(function, ctx, name=f"tether-step-{ctx.step.id}")
