@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from tether.kb.deps.model import PYPI, Dependency, DependencyProblem
@@ -26,13 +26,9 @@ def shorten(text: str, limit: int = 80) -> str:
 def _written_spec(rest: str, parsed: SpecifierSet) -> str:
     """The specifier as written (order kept, whitespace and parentheses removed)."""
     written = re.sub(r"\s+", "", rest.split(";", 1)[0]).strip("()")
-    if not written:
-        return str(parsed)
-    try:
-        if SpecifierSet(written) == parsed:
-            return written
-    except InvalidSpecifier:
-        pass  # the regex disagreed with packaging; packaging's reading wins
+    # Same clauses as packaging read (it only reorders them): keep the written order.
+    if written and sorted(written.split(",")) == sorted(str(clause) for clause in parsed):
+        return written
     return str(parsed)
 
 

@@ -27,6 +27,7 @@ class TomlSource:
     data: dict[str, Any]
     finder: LineFinder
     detection: Detection = field(default_factory=Detection)
+    _offsets: dict[tuple[tuple[str, ...], str | None], int] = field(default_factory=dict)
 
     def table(self, *keys: str) -> dict[str, Any]:
         """The nested table at `keys`, or {} (a non-table there is reported)."""
@@ -50,6 +51,12 @@ class TomlSource:
 
     def key_offset(self, table: tuple[str, ...], key: str | None) -> int:
         """Where `key` of `table` starts (its `key =` line or its own `[table.key]` header)."""
+        cached = self._offsets.get((table, key))
+        if cached is None:
+            cached = self._offsets[(table, key)] = self._key_offset(table, key)
+        return cached
+
+    def _key_offset(self, table: tuple[str, ...], key: str | None) -> int:
         start = self.finder.table(*table)
         if key is None:
             return start
