@@ -19,8 +19,8 @@ import {
 } from "vscode-languageclient/node";
 import { chooseServerLaunch, describeLaunch, readInterpreterSetting, type ServerLaunch } from "./interpreter";
 import type { PythonEnvironmentSource } from "./pythonEnvironment";
-import { readTetherSettings } from "./settingsReader";
-import { toInitializationOptions } from "./settingsMapping";
+import { readTetherSettings, SETTINGS_SECTION } from "./settingsReader";
+import { configurationSection, toInitializationOptions } from "./settingsMapping";
 
 export const RUN_STATUS_NOTIFICATION = "tether/runStatus";
 
@@ -149,6 +149,25 @@ export class ServerSupervisor implements vscode.Disposable {
       initializationOptions: mapped.options,
       initializationFailedHandler: () => false,
       errorHandler: crashes,
+      middleware: {
+        workspace: {
+          // Sections under `tether` are answered in the initializationOptions shape, read afresh.
+          configuration: async (params, token, next) => {
+            const answers = await next(params, token);
+            if (!Array.isArray(answers)) {
+              return answers;
+            }
+            return params.items.map((item, index) => {
+              const section = item.section ?? "";
+              if (section !== SETTINGS_SECTION && !section.startsWith(`${SETTINGS_SECTION}.`)) {
+                return answers[index] as unknown;
+              }
+              const scope = item.scopeUri === undefined ? folder?.uri : vscode.Uri.parse(item.scopeUri);
+              return configurationSection(section, toInitializationOptions(readTetherSettings(scope)).options);
+            });
+          },
+        },
+      },
     };
     const client = new TetherLanguageClient("tether", "Tether", serverOptions, clientOptions);
     client.onNotification(RUN_STATUS_NOTIFICATION, (params: unknown) => this.events.onRunStatus(params));

@@ -101,6 +101,26 @@ export function toInitializationOptions(settings: Readonly<Record<string, unknow
   return { options, problems };
 }
 
+/**
+ * The answer to `workspace/configuration` for a section under `tether`: the same shape
+ * as initializationOptions ("tether" is all of it, "tether.docs" its `docs` part), so the
+ * server reads one shape either way and client-only settings are never sent. Null for a
+ * section that has no counterpart.
+ */
+export function configurationSection(section: string, options: InitializationOptions): unknown {
+  if (section === "tether") {
+    return options;
+  }
+  let node: unknown = options;
+  for (const part of section.split(".").slice(1)) {
+    if (typeof node !== "object" || node === null || !Object.hasOwn(node, part)) {
+      return null;
+    }
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}
+
 function checkBoolean(value: unknown): boolean | undefined {
   return typeof value === "boolean" ? value : undefined;
 }

@@ -41,6 +41,9 @@ interface ServerEvent {
   argv?: string[];
   initializationOptions?: unknown;
   tether?: unknown;
+  docs?: unknown;
+  interpreter?: unknown;
+  other?: unknown;
   command?: string;
   arguments?: unknown[];
 }
@@ -192,14 +195,13 @@ describe("the extension against a real language server process", () => {
     );
   });
 
-  it("answers workspace/configuration for the tether section", async () => {
+  it("answers workspace/configuration for tether sections in the initializationOptions shape", async () => {
     const configuration = await waitFor(() => events().find((event) => event.event === "configuration"), "a configuration request");
-    assert.deepEqual(configuration.tether, {
-      interpreter: harness.fakeInterpreter,
-      progressInterval: 2,
-      docs: { providers: ["local"] },
-      logLevel: "verbose",
-    });
+    assert.deepEqual(configuration.tether, events().find((event) => event.event === "initialize")?.initializationOptions);
+    assert.deepEqual(configuration.docs, { providers: ["local"], offline: false });
+    // Client-only settings never reach the server; other sections are VS Code's own answer.
+    assert.equal(configuration.interpreter, null);
+    assert.equal(configuration.other, null);
   });
 
   it("Run Workflow picks from tether.workflows and starts the run with its params", async () => {

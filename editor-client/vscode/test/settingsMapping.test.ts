@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import {
   CLIENT_SETTING_KEYS,
+  configurationSection,
   DOCS_PROVIDERS,
   LOG_LEVELS,
   MIN_PROGRESS_INTERVAL,
@@ -131,5 +132,25 @@ describe("package.json settings agree with the mapping", () => {
       assert.ok(!pattern.test(value), value);
       assert.equal(toInitializationOptions({ "tether.defaultBudget": value }).problems.length, 1, value);
     }
+  });
+});
+
+describe("workspace/configuration answers", () => {
+  const options = toInitializationOptions({ "tether.docs.offline": true, "tether.interpreter": ["python3"] }).options;
+
+  it("gives the whole initializationOptions for the tether section", () => {
+    assert.deepEqual(configurationSection("tether", options), options);
+  });
+
+  it("gives the matching part for a nested section", () => {
+    assert.deepEqual(configurationSection("tether.docs", options), { providers: ["local", "context7"], offline: true });
+    assert.equal(configurationSection("tether.docs.offline", options), true);
+    assert.equal(configurationSection("tether.context7.url", options), null);
+  });
+
+  it("gives null for client-only and unknown sections", () => {
+    assert.equal(configurationSection("tether.interpreter", options), null);
+    assert.equal(configurationSection("tether.docs.nothing", options), null);
+    assert.equal(configurationSection("tether.logLevel.deeper", options), null);
   });
 });

@@ -43,8 +43,13 @@ connection.onInitialize((params) => {
 
 connection.onInitialized(async () => {
   // Re-read the settings the way the real server does, through workspace/configuration.
-  const [tether] = await connection.workspace.getConfiguration([{ section: "tether" }]);
-  record({ event: "configuration", tether });
+  const [tether, docs, interpreter, other] = await connection.workspace.getConfiguration([
+    { section: "tether" },
+    { section: "tether.docs" },
+    { section: "tether.interpreter" },
+    { section: "files" },
+  ]);
+  record({ event: "configuration", tether, docs, interpreter, other });
 });
 
 connection.onExecuteCommand(async (params) => {
