@@ -68,6 +68,16 @@ run = "test -f resume-ok || sleep 30"
 needs = ["quick"]
 """
 
+NAP = """
+name = "nap"
+description = "one step that takes a moment"
+
+[[steps]]
+id = "nap"
+kind = "command"
+run = ["sleep", "1.6"]
+"""
+
 # Stands in for the built-in pre-warm (a project file overrides a built-in by name): it
 # records what it was asked for and emits the docs step's per-library items.
 PREWARM = """
@@ -117,6 +127,7 @@ def make_workspace(root: Path, *, config: str | None = None) -> Path:
         "slow": SLOW,
         "pausable": PAUSABLE,
         "prewarm": PREWARM,
+        "nap": NAP,
     }.items():
         (workflows / f"{name}.toml").write_text(textwrap.dedent(text))
     (root / "fixture_steps.py").write_text(STEPS)

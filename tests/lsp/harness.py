@@ -73,7 +73,13 @@ class TestClient(LanguageClient):
         return as_dict(result)
 
     def progress_of(self, run_id: str) -> list[Any]:
-        return self.progress_reports.get(f"tether/{run_id}", [])
+        """Every progress value of the run's invocations, in order."""
+        prefix = f"tether/{run_id}/"
+        values: list[Any] = []
+        for token, reports in self.progress_reports.items():
+            if isinstance(token, str) and token.startswith(prefix):
+                values.extend(reports)
+        return values
 
     def statuses_of(self, run_id: str) -> list[dict[str, Any]]:
         return [status for status in self.run_statuses if status.get("run_id") == run_id]
@@ -111,6 +117,16 @@ def make_client() -> TestClient:
         ls.registrations.append(params)
 
     return client
+
+
+def process_gone(pid: int) -> bool:
+    """Dead or a zombie (dead, waiting to be reaped)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def capabilities(name: str, *, progress: bool = True) -> types.ClientCapabilities:

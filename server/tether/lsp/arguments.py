@@ -28,7 +28,7 @@ def read_object(command: str, arguments: Sequence[Any], fields: Sequence[Field])
         raise ArgumentError(
             f"{command}: expected one object argument, got {len(arguments)} arguments"
         )
-    raw = arguments[0] if arguments else {}
+    raw = plain(arguments[0]) if arguments else {}
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
@@ -49,6 +49,18 @@ def read_object(command: str, arguments: Sequence[Any], fields: Sequence[Field])
             continue
         result[field.name] = _check(command, field, value)
     return result
+
+
+def plain(value: Any) -> Any:
+    """JSON data as dicts and lists: pygls hands the params of custom requests over as
+    namedtuples."""
+    if hasattr(value, "_asdict"):
+        return {key: plain(item) for key, item in value._asdict().items()}
+    if isinstance(value, Mapping):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    return value
 
 
 def _check(command: str, field: Field, value: Any) -> Any:

@@ -10,6 +10,7 @@ and the reporter creates the token, begins, reports every transition and at leas
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,7 +103,8 @@ class RunProgress:
 
         server = self.feature.server
         if self.feature.client_supports_progress:
-            token = f"tether/{self.run_id}"
+            # One token per invocation: a resumed run gets a new progress.
+            token = f"tether/{self.run_id}/{next(self.feature.invocations)}"
             try:
                 async with asyncio.timeout(_CREATE_TIMEOUT):
                     await server.work_done_progress.create_async(token)
@@ -166,6 +168,7 @@ class ProgressFeature(Feature):
         self.reporters: dict[str, RunProgress] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.client_supports_progress = False
+        self.invocations = itertools.count(1)
 
     def initialize(self, params: types.InitializeParams) -> None:
         window = params.capabilities.window

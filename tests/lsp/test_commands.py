@@ -1,0 +1,92 @@
+"""Every command end to end, for VS Code's and Neovim's client capabilities."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.lsp.harness import TestClient
+
+
+async def test_workflows_lists_project_and_builtin(client: TestClient) -> None:
+    rows = await client.command("tether.workflows", {})
+    by_name = {row["name"]: row for row in rows}
+    assert by_name["multi"]["description"] == "three quick steps in a row"
+    assert by_name["multi"]["source"] == ".tether/workflows/multi.toml"
+    assert by_name["check"]["source"] == "builtin"
+
+
+async def test_run_returns_the_run_json(client: TestClient) -> None:
+    result = await client.command("tether.run", {"workflow": "multi"})
+    assert result["status"] == "succeeded"
+    assert result["resume_command"] is None
+    assert [step["id"] for step in result["steps"]] == ["first", "second", "third"]
+    assert result["steps"][0]["partial"] == ["first"]
+
+
+async def test_run_request_takes_the_arguments_as_an_object(client: TestClient) -> None:
+    result = await client.protocol.send_request_async("tether/run", {"workflow": "multi"})
+    assert result.status == "succeeded"
+
+
+async def test_start_answers_at_once_and_show_runs_cancel_follow(
+    client: TestClient, workspace: Path
+) -> None:
+    started = await client.command("tether.start", {"workflow": "slow"})
+    run_id = started["run_id"]
+    await client.until(lambda: (workspace / "child.pid").exists())
+    runs = await client.command("tether.runs", {})
+    assert runs[0]["run_id"] == run_id
+    assert runs[0]["workflow"] == "slow"
+    assert runs[0]["status"] == "running"
+    assert set(runs[0]) == {"run_id", "workflow", "status", "age_seconds", "duration_ms"}
+    shown = await client.command("tether.show", {"run_id": run_id})
+    assert shown["status"] == "running"
+    cancelled = await client.command("tether.cancel", {"run_id": run_id})
+    assert cancelled == {"run_id": run_id, "status": "cancelled"}
+    shown = await client.command("tether.show", {"run_id": run_id})
+    assert shown["status"] == "cancelled"
+    assert shown["resume_command"].startswith(f"tether resume {run_id}")
+
+
+async def test_resume_continues_a_paused_run(client: TestClient, workspace: Path) -> None:
+    paused = await client.command("tether.run", {"workflow": "pausable", "budget": "1s"})
+    assert paused["status"] == "paused"
+    assert paused["resume_command"].startswith(f"tether resume {paused['run_id']}")
+    (workspace / "resume-ok").write_text("")
+    resumed = await client.command("tether.resume", {"run_id": paused["run_id"]})
+    assert resumed["status"] == "succeeded"
+    assert {step["id"]: step["attempts"] for step in resumed["steps"]} == {"quick": 1, "gate": 2}
+
+
+async def test_docs_answers_from_installed_packages_then_the_cache(client: TestClient) -> None:
+    first = await client.command("tether.docs", {"library": "click", "query": "command"})
+    assert first["library"] == "click"
+    assert first["provider"] == "local"
+    assert first["version"]
+    assert "click" in first["markdown"].lower()
+    second = await client.command("tether.docs", {"library": "click", "query": "command"})
+    assert "cache: memory" in second["markdown"]
+    stats = await client.command("tether.cacheStats", {})
+    assert isinstance(stats, dict) and stats
+
+
+async def test_prewarm_runs_the_prewarm_workflow_with_docs_progress(
+    client: TestClient, workspace: Path
+) -> None:
+    started = await client.command("tether.prewarm", {"libraries": ["httpx", "rich"]})
+    run_id = started["run_id"]
+    await client.until(lambda: client.ended(run_id))
+    assert (workspace / "prewarm-calls.txt").read_text() == "httpx,rich\n"
+    assert client.statuses_of(run_id)[-1]["status"] == "succeeded"
+    if client.capabilities.window.work_done_progress:
+        reports = client.progress_of(run_id)
+        assert reports[0].title == "docs"
+        messages = [report.message for report in reports[1:-1]]
+        assert "1/2 httpx" in messages and "2/2 rich" in messages
+
+
+async def test_config_reports_the_effective_settings(client: TestClient) -> None:
+    config = await client.command("tether.config", {})
+    assert config["prewarm"]["onStart"] is False  # from initializationOptions
+    assert config["docs"]["offline"] is True  # from .tether/config.toml
+    assert config["progressInterval"] == 5.0
