@@ -170,6 +170,25 @@ async def test_expired_ttl_is_served_stale_at_once_and_refreshed_in_background(
     assert fresh.age_seconds < 60
 
 
+async def test_needs_refresh_tells_a_prewarm_what_to_fetch(tmp_path: Path) -> None:
+    clock = Clock()
+    async with FakeContext7() as fake:
+        service = service_for(fake, tmp_path, clock=clock)
+        try:
+            before = await service.needs_refresh("widget")
+            await service.lookup("widget")
+            after = await service.needs_refresh("widget")
+            clock.offset = 8 * DAY
+            stale = await service.needs_refresh("widget")
+            refreshed = await service.lookup("widget", refresh=True)
+            again = await service.needs_refresh("widget")
+        finally:
+            await service.aclose()
+    assert (before, after, stale, again) == (True, False, True, False)
+    assert refreshed.found and refreshed.from_cache is None
+    assert fake.count("context") == 2
+
+
 async def test_offline_never_reaches_the_network(tmp_path: Path) -> None:
     async with FakeContext7() as fake:
         service = service_for(fake, tmp_path)

@@ -7,6 +7,7 @@ and a docs answer served from the cache never imports httpx at all.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,23 +67,14 @@ def docs(
             service,
             name,
             " ".join(query),
+            as_json=as_json,
             max_tokens=max_tokens or config.docs.max_tokens,
             refresh=refresh,
             offline=offline or config.docs.offline,
         )
     )
-    if as_json:
-        print_json(result.to_json())
-    elif result.found:
-        click.echo(result.render_markdown(), nl=False)
     if not result.found:
-        if not as_json:
-            click.echo(f"tether: no documentation found for {name}", err=True)
-        for reason in result.errors:
-            click.echo(f"  {reason}", err=True)
         raise SystemExit(EXIT_FAILED)
-    for reason in result.errors:
-        click.echo(f"tether: note: {reason}", err=True)
 
 
 @click.group("cache")
@@ -142,16 +134,46 @@ async def _lookup(
     name: str,
     query: str,
     *,
+    as_json: bool,
     max_tokens: int,
     refresh: bool,
     offline: bool,
 ) -> DocsResult:
+    import asyncio
+
     try:
-        return await service.lookup(
+        result = await service.lookup(
             name, query, max_tokens=max_tokens, refresh=refresh, offline=offline
         )
+        _report(result, name, as_json)
+        # A stale answer started a refresh: let it land in the shared cache before the
+        # process ends (the answer is already printed), or the cache would never renew.
+        try:
+            async with asyncio.timeout(service.lookup_timeout):
+                await service.settle()
+        except TimeoutError:
+            click.echo(
+                "tether: note: background refresh did not finish; next call retries", err=True
+            )
+        return result
     finally:
         await service.aclose()
+
+
+def _report(result: DocsResult, name: str, as_json: bool) -> None:
+    if as_json:
+        print_json(result.to_json())
+    elif result.found:
+        click.echo(result.render_markdown(), nl=False)
+    sys.stdout.flush()
+    if not result.found:
+        if not as_json:
+            click.echo(f"tether: no documentation found for {name}", err=True)
+        for reason in result.errors:
+            click.echo(f"  {reason}", err=True)
+        return
+    for reason in result.errors:
+        click.echo(f"tether: note: {reason}", err=True)
 
 
 def _workspace(directory: str) -> Path:

@@ -213,6 +213,25 @@ class DocsService:
             return self._from_entry(request, entry, tier, stale=True, errors=errors)
         return DocsResult(name, resolved, None, "", errors=errors, query=query)
 
+    async def needs_refresh(
+        self, library: str, query: str = "", *, version: str | None = None, offline: bool = False
+    ) -> bool:
+        """True when no provider has a fresh cached answer: what a prewarm should fetch
+        (with `lookup(..., refresh=True)`, so that it waits for the new answer)."""
+        name = check_library_name(library)
+        deadline = asyncio.get_running_loop().time() + self.lookup_timeout
+        resolved = version or await self._installed_version(name, deadline, [])
+        request = _Request(name, resolved, query, 0)
+        for provider in self.providers:
+            if offline and provider.remote:
+                continue
+            if not provider.remote and version is None and resolved is None:
+                continue
+            cached = await self._cached(self._key(provider, request))
+            if cached is not None and cached[0].is_fresh(self.clock()):
+                return False
+        return True
+
     async def settle(self) -> None:
         """Wait for background refreshes started so far (tests, and orderly shutdown)."""
         while self._background:
