@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -14,6 +15,7 @@ from tether.kb.deps import (
     Detection,
     detect_dependencies,
     is_dependency_file,
+    parse_dependency_file,
 )
 
 
@@ -219,3 +221,18 @@ def test_every_file_that_detection_reads_is_watched(tmp_path: Path) -> None:
     sources = {d.source for d in detect_dependencies(tmp_path).dependencies}
     assert sources == {"pyproject.toml", "requirements/base.txt", "package.json"}
     assert all(_glob_matches(source) and is_dependency_file(Path(source)) for source in sources)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX FIFOs")
+def test_fifos_are_never_opened(tmp_path: Path) -> None:
+    # Opening a FIFO for reading would block the caller (the language server) forever.
+    os.mkfifo(tmp_path / "pipe.txt")
+    os.mkfifo(tmp_path / "requirements-dev.txt")
+    write(tmp_path, "requirements.txt", "-r pipe.txt\nrequests\n")
+    detection = detect_dependencies(tmp_path)
+    assert [d.name for d in detection.dependencies] == ["requests"]
+    assert [str(p) for p in detection.problems] == [
+        "requirements.txt:1: included file not found: pipe.txt"
+    ]
+    direct = parse_dependency_file(tmp_path / "pipe.txt", tmp_path)
+    assert [str(p) for p in direct.problems] == ["pipe.txt: not a regular file"]

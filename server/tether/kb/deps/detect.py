@@ -11,6 +11,7 @@ distributions and node_modules.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import json
 import logging
 from collections.abc import Iterable, Mapping
@@ -18,7 +19,13 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from tether.kb.deps.files import NPM_LOCKS, REQUIREMENTS_DIRECTORY, TOML_LOCKS, read_lock
+from tether.kb.deps.files import (
+    NPM_LOCKS,
+    REQUIREMENTS_DIRECTORY,
+    REQUIREMENTS_NAME_PATTERNS,
+    TOML_LOCKS,
+    read_lock,
+)
 from tether.kb.deps.locks import LockedVersions
 from tether.kb.deps.model import NPM, PYPI, Dependency, Detection, group_rank
 from tether.kb.deps.npm_workspaces import expand_workspaces
@@ -27,7 +34,7 @@ from tether.kb.deps.pipfile import parse_pipfile
 from tether.kb.deps.pyproject import parse_pyproject
 from tether.kb.deps.requirements import RequirementsReader, parse_requirements_file
 from tether.kb.deps.setup_cfg import parse_setup_cfg
-from tether.kb.deps.source_file import relative_name
+from tether.kb.deps.source_file import is_candidate, is_folder, list_folder, relative_name
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +49,7 @@ def detect_dependencies(workspace: Path, installed: Mapping[str, str] | None = N
     """
     workspace = Path(workspace)
     found = Detection()
-    if not workspace.is_dir():
+    if not is_folder(workspace):
         found.problem(str(workspace), None, "workspace is not a folder")
         return found
     python_locks = _collect_python(workspace, found)
@@ -66,21 +73,21 @@ def _collect_python(workspace: Path, found: Detection) -> list[LockedVersions]:
         ("setup.cfg", parse_setup_cfg),
         ("Pipfile", parse_pipfile),
     ):
-        if (workspace / name).is_file():
+        if is_candidate(workspace / name):
             found.extend(parse(workspace / name, workspace))
-    if (workspace / "setup.py").is_file():
+    if is_candidate(workspace / "setup.py"):
         found.notes.append(
             "setup.py: never executed; dependencies declared only there are not read"
         )
     locks = [
         read_lock(workspace / name, workspace)
         for name in (*TOML_LOCKS, "Pipfile.lock")
-        if (workspace / name).is_file()
+        if is_candidate(workspace / name)
     ]
     reader = RequirementsReader(workspace, detection=found)
     for path in _requirements_files(workspace):
         source = path.with_suffix(".in")
-        if path.suffix == ".txt" and source.is_file():
+        if path.suffix == ".txt" and is_candidate(source):
             locks.append(_compiled_pins(path, workspace, found))
             found.notes.append(
                 f"{relative_name(path, workspace)}: compiled from "
@@ -96,14 +103,15 @@ def _collect_python(workspace: Path, found: Detection) -> list[LockedVersions]:
 def _requirements_files(workspace: Path) -> list[Path]:
     top = [
         path
-        for pattern in ("*requirements*.txt", "*requirements*.in")
-        for path in workspace.glob(pattern)
-        if path.is_file()
+        for path in list_folder(workspace)
+        if any(fnmatch.fnmatchcase(path.name, p) for p in REQUIREMENTS_NAME_PATTERNS)
+        and is_candidate(path)
     ]
-    folder = workspace / REQUIREMENTS_DIRECTORY
-    nested: list[Path] = []
-    if folder.is_dir():
-        nested = [p for p in folder.iterdir() if p.suffix in (".txt", ".in") and p.is_file()]
+    nested = [
+        path
+        for path in list_folder(workspace / REQUIREMENTS_DIRECTORY)
+        if path.suffix in (".txt", ".in") and is_candidate(path)
+    ]
     # .in before .txt so that a file's own declarations come before its compiled pins.
     return sorted(top, key=lambda p: (p.suffix != ".in", p.name)) + sorted(
         nested, key=lambda p: (p.suffix != ".in", p.name)
@@ -124,7 +132,7 @@ def _compiled_pins(path: Path, workspace: Path, found: Detection) -> LockedVersi
 
 def _collect_npm(workspace: Path, found: Detection) -> LockedVersions:
     root = workspace / "package.json"
-    if root.is_file():
+    if is_candidate(root):
         package = read_package_json(root, workspace)
         found.extend(package.detection)
         if package.workspaces:
@@ -135,7 +143,7 @@ def _collect_npm(workspace: Path, found: Detection) -> LockedVersions:
                 found.extend(read_package_json(folder / "package.json", workspace).detection)
     lock = LockedVersions()
     for name in NPM_LOCKS:
-        if (workspace / name).is_file():
+        if is_candidate(workspace / name):
             lock = read_lock(workspace / name, workspace)
             found.problems.extend(lock.problems)
             break

@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tether.kb.deps.source_file import is_candidate, is_folder
+
 logger = logging.getLogger(__name__)
 
 MAX_MEMBERS = 1000
@@ -48,7 +50,7 @@ def _expand(root: Path, parts: list[str]) -> list[Path]:
                 following.extend(
                     f for f in _subfolders(folder) if fnmatch.fnmatchcase(f.name, part)
                 )
-            elif (folder / part).is_dir():
+            elif is_folder(folder / part):
                 following.append(folder / part)
             if len(following) > MAX_MEMBERS:
                 return following[:MAX_MEMBERS]
@@ -84,6 +86,6 @@ def expand_workspaces(root: Path, patterns: list[str]) -> WorkspaceMembers:
     members.folders = [
         folder
         for folder in included
-        if folder not in excluded and (folder / "package.json").is_file()
+        if folder not in excluded and is_candidate(folder / "package.json")
     ][:MAX_MEMBERS]
     return members

@@ -17,7 +17,7 @@ from packaging.utils import canonicalize_name
 from tether.kb.deps.model import DEV, MAIN, Detection, named_group, optional_group
 from tether.kb.deps.poetry import read_poetry
 from tether.kb.deps.requirements import RequirementsReader
-from tether.kb.deps.source_file import relative_name
+from tether.kb.deps.source_file import is_candidate, relative_name
 from tether.kb.deps.toml_source import TomlSource, load_toml
 
 _HATCH_HOOK = ("tool", "hatch", "metadata", "hooks", "uv-dynamic-versioning")
@@ -137,7 +137,7 @@ def _read_files(toml: TomlSource, spec: Any, group: str, table: tuple[str, ...],
     reader = RequirementsReader(toml.workspace, detection=toml.detection)
     for name in files:
         target = toml.path.parent / name
-        if not target.is_file():
+        if not is_candidate(target):
             toml.problem(toml.line_of_table(table, key), f"{where}: file not found: {name}")
             continue
         reader.read(target, group=group)

@@ -16,7 +16,7 @@ from pathlib import Path
 from tether.kb.deps.model import DEV, MAIN, Dependency, DependencyProblem, Detection
 from tether.kb.deps.pep508 import parse_requirement, shorten
 from tether.kb.deps.reference import Skipped, is_reference, parse_reference
-from tether.kb.deps.source_file import read_source, relative_name, resolve_path
+from tether.kb.deps.source_file import is_candidate, read_source, relative_name, resolve_path
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _OPTION = re.compile(r"^(--[A-Za-z][A-Za-z0-9-]*|-[A-Za-z])(?:\s*=\s*|\s*)(.*)$")
@@ -234,7 +234,7 @@ class RequirementsReader:
         if len(chain) >= MAX_INCLUDE_DEPTH:
             self.detection.problem(name, number, f"includes nested deeper than {len(chain)}")
             return
-        if not target.is_file():
+        if not is_candidate(target):
             self.detection.problem(
                 name, number, f"included file not found: {self._shown(value, target)}"
             )
@@ -247,7 +247,7 @@ class RequirementsReader:
         if not value or "://" in value:
             return
         target = path.parent / value
-        if not target.is_file():
+        if not is_candidate(target):
             shown = self._shown(value, target)
             self.detection.problem(name, number, f"constraints file not found: {shown}")
 

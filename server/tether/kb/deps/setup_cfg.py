@@ -14,7 +14,7 @@ from tether.kb.deps.line_finder import LineFinder
 from tether.kb.deps.model import DEV, MAIN, Dependency, DependencyProblem, Detection, optional_group
 from tether.kb.deps.pep508 import parse_requirement, shorten
 from tether.kb.deps.requirements import RequirementsReader
-from tether.kb.deps.source_file import read_source
+from tether.kb.deps.source_file import is_candidate, read_source
 
 _INLINE_COMMENT = re.compile(r"\s+#.*$")
 
@@ -88,7 +88,7 @@ class _SetupCfgReader:
             if not name:
                 continue
             target = self.path.parent / name
-            if not target.is_file():
+            if not is_candidate(target):
                 line = self.finder.line_at(start)
                 self.detection.problem(self.name, line, f"file: {name} not found")
                 continue

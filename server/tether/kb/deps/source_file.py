@@ -28,6 +28,36 @@ def relative_name(path: Path, workspace: Path) -> str:
             return path.as_posix()
 
 
+def is_candidate(path: Path) -> bool:
+    """True for a regular file, and for a path that exists but cannot be inspected (the
+    read that follows then reports why); False when there is nothing there. Never raises,
+    unlike Path.is_file on a permission error."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        return False
+    except OSError:
+        return True
+
+
+def is_folder(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(path.stat().st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def list_folder(path: Path) -> list[Path]:
+    """The entries of a folder, or [] when it cannot be listed (logged)."""
+    try:
+        return sorted(path.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as error:
+        logger.warning("cannot list %s: %s", path, error)
+        return []
+
+
 def resolve_path(path: Path) -> Path:
     """`path` made absolute with symlinks resolved, or just absolute when that fails
     (a symlink loop, a NUL byte in a name taken from a hostile file)."""
