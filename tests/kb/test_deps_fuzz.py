@@ -38,7 +38,7 @@ FUZZ = settings(
 )
 # Whole files cost a write and a parse each; fewer examples keep the suite fast (a local
 # run with 4,000 examples per test found nothing more).
-FUZZ_FILES = settings(FUZZ, max_examples=120)
+FUZZ_FILES = settings(FUZZ, max_examples=80)
 
 
 @FUZZ
