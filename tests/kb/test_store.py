@@ -368,18 +368,24 @@ def test_opening_behind_a_held_write_lock_is_bounded(store: DocsStore) -> None:
         elapsed = time.perf_counter() - started
         state_while_locked = late.stats().disk_state
         missed = late.get(key)  # not open yet: a miss, at once
+        other = CacheKey.of("p", "other", "1", "")
+        queued = late.set(other, make_entry("written while opening"))
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
     try:
         assert elapsed < 1.0
         assert state_while_locked == "opening" and missed is None
+        assert queued is True
         assert late.wait_disk_opened(10.0)
         assert late.stats().disk_state == "open"
         found = late.get(key)
         assert found is not None and found.content == "before"
+        assert late.flush(10.0)
     finally:
         late.close()
+    landed = store.get(other)
+    assert landed is not None and landed.content == "written while opening"
 
 
 async def test_aget_and_aset_round_trip_and_never_block_on_a_held_lock(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """Tier 2 of the docs cache: a diskcache database shared by every process, bytes in and out.
 
-Contention and corruption never become a wait or an exception here: SQLite's busy timeout
-is the longest any call blocks, a failure is a miss or a skipped write, and each kind of
+Contention and corruption never become a long wait or an exception here: a read waits for
+a busy database at most `timeout_ms`; a write waits at most ~1 ms and is then queued for a
+background writer (deferred_writes); a failure is a miss or a skipped write; each kind of
 failure is logged as a warning once per store (then at debug level) and counted.
 """
 
@@ -207,6 +208,8 @@ class DiskTier:
         if self._deferred.holds(key):
             # Queue behind this process's earlier value for the key so it cannot land last.
             return self._defer(key, value, expires_at)
+        if self._state is DiskState.OPENING:
+            return self._defer(key, value, expires_at)  # lands once the slow open finishes
         outcome, _ = self._attempt(
             "write",
             lambda cache: cache.set(key, value, expire=expire_s, retry=False),
@@ -242,6 +245,7 @@ class DiskTier:
 
     def _write_patiently(self, key: str, value: bytes, expire_s: float | None) -> bool:
         """The background writer's write: no caller waits, so it may wait for the lock."""
+        self._opened.wait(self._deferred_patience_s)
         outcome, _ = self._attempt(
             "write",
             lambda cache: cache.set(key, value, expire=expire_s, retry=False),
