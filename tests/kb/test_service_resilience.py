@@ -129,6 +129,21 @@ async def test_no_error_mode_is_cached_as_docs(
         assert store.get(CacheKey.of("context7", "widget", None, "timeouts")) is None
 
 
+async def test_a_corrupted_cache_database_still_answers_from_providers(tmp_path: Path) -> None:
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir(mode=0o700)
+    (cache_dir / "cache.db").write_bytes(b"this is not a SQLite database" * 100)
+    async with FakeContext7() as fake:
+        service = DocsService(DocsStore(cache_dir), [context7_for(fake)], lookup_timeout=3)
+        try:
+            first = await service.lookup("widget", "timeouts")
+            second = await service.lookup("widget", "timeouts")
+        finally:
+            await service.aclose()
+    assert first.found and first.provider == "context7"
+    assert second.found
+
+
 async def test_twenty_concurrent_lookups_of_one_key_make_one_provider_call(
     tmp_path: Path,
 ) -> None:

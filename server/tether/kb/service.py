@@ -33,7 +33,7 @@ from tether.kb.providers.base import (
 )
 from tether.kb.providers.guarded import guarded_fetch
 from tether.kb.ranking import select
-from tether.kb.store import CacheEntry, CacheKey, DocsStore
+from tether.kb.store import CacheEntry, CacheKey, DocsStore, canonical_package_name
 
 logger = logging.getLogger(__name__)
 
@@ -211,7 +211,9 @@ class DocsService:
         if fallback is not None:
             entry, tier = fallback
             return self._from_entry(request, entry, tier, stale=True, errors=errors)
-        return DocsResult(name, resolved, None, "", errors=errors, query=query)
+        return DocsResult(
+            canonical_package_name(name), resolved, None, "", errors=errors, query=query
+        )
 
     async def needs_refresh(
         self, library: str, query: str = "", *, version: str | None = None, offline: bool = False
@@ -391,7 +393,7 @@ class DocsService:
         errors: list[str],
     ) -> DocsResult:
         return DocsResult(
-            library=request.library,
+            library=canonical_package_name(request.library),
             version=entry.version or request.version,
             provider=entry.provider,
             content=self._rank(entry.content, request),
@@ -408,7 +410,7 @@ class DocsService:
         self, request: _Request, result: ProviderResult, errors: list[str]
     ) -> DocsResult:
         return DocsResult(
-            library=request.library,
+            library=canonical_package_name(request.library),
             version=result.version or request.version,
             provider=result.provider,
             content=self._rank(result.content, request),
