@@ -74,7 +74,9 @@ def test_corrupt_file_at_open_is_moved_aside_and_reported(
         found = reopened.get(KEY)
         assert found is not None and found.content == "fresh"
         assert reopened.stats().disk_detail is None
+        assert reopened.clear() == 1
     assert len(disk_warnings(caplog)) == 1
+    assert not list(tmp_path.glob("cache.db.corrupt-*"))  # clear removes moved-aside copies
 
 
 def test_a_tier_that_went_corrupt_recovers_in_the_background(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ DATABASE_NAME = "cache.db"
 """diskcache's database file name inside the cache directory (diskcache.core.DBNAME)."""
 
 CORRUPT_SUFFIX = ".corrupt-"
-"""Infix of a database file moved aside because it could not be opened."""
+"""Infix of a database file moved aside because it could not be opened (removed by clear)."""
 
 # Tuned for many processes writing to one cache at once; see DiskTier._call for busy waits.
 DISKCACHE_SETTINGS: Mapping[str, Any] = MappingProxyType(
@@ -282,7 +282,16 @@ class DiskTier:
 
         dropped = self._deferred.discard_all(self._timeout_s + self._deferred_patience_s)
         self._call("clear", clear_rest)
+        self._remove_moved_aside_databases()
         return removed + dropped
+
+    def _remove_moved_aside_databases(self) -> None:
+        """Corrupt databases moved aside at open are kept for inspection until a clear."""
+        for moved in self._directory.glob(DATABASE_NAME + CORRUPT_SUFFIX + "*"):
+            try:
+                moved.unlink()
+            except OSError as error:
+                logger.warning("docs cache: cannot remove %s: %s", moved, error)
 
     def _call(self, operation: str, call: Callable[[Any], _T]) -> tuple[bool, _T | None]:
         """Run `call` on the open cache within this tier's timeout: (True, result), or
