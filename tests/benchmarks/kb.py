@@ -301,7 +301,7 @@ def main() -> None:
 def _load_average() -> list[float] | None:
     try:
         return [round(value, 2) for value in os.getloadavg()]
-    except OSError:
+    except (OSError, AttributeError):  # AttributeError: not available on Windows
         return None
 
 

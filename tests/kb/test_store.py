@@ -278,6 +278,14 @@ def test_tether_cache_dir_is_honoured(tmp_path: Path, monkeypatch: pytest.Monkey
     assert (tmp_path / "from-env" / "cache.db").is_file()
 
 
+def test_a_file_where_the_directory_should_be_is_named(tmp_path: Path) -> None:
+    (tmp_path / "docs").write_text("a file")
+    with DocsStore(tmp_path / "docs") as store:
+        stats = store.stats()
+    assert stats.disk_state == "unavailable"
+    assert "is not a directory" in (stats.disk_detail or "")
+
+
 def test_unusable_directory_runs_memory_only(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")

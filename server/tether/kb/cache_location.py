@@ -35,8 +35,9 @@ def ensure_private_directory(directory: Path) -> Path:
     try:
         directory.mkdir(mode=DIRECTORY_MODE)
     except FileExistsError:
-        # Another process created it between the check and mkdir; that is fine.
-        return directory
+        if directory.is_dir():
+            return directory  # another process created it between the check and mkdir
+        raise NotADirectoryError(f"{directory} exists and is not a directory") from None
     # mkdir's mode is filtered by the umask; say exactly what we mean.
     directory.chmod(DIRECTORY_MODE)
     return directory
