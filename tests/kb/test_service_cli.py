@@ -180,3 +180,45 @@ async def test_process_reports_a_rejected_key_and_exits_1(
     assert any("Context7 rejected the API key" in error for error in payload["errors"])
     assert "Context7 rejected the API key" in err
     assert fake.requests[0].headers["authorization"] == "Bearer ctx7sk-wrong"
+
+
+# -- configuration the docs command reads (.tether/config.toml) ------------------------------
+
+
+def write_config(workspace: Path, text: str) -> None:
+    (workspace / ".tether").mkdir(parents=True, exist_ok=True)
+    (workspace / ".tether" / "config.toml").write_text(text)
+
+
+async def test_config_offline_and_providers_change_what_is_asked(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    offline = tmp_path / "offline"
+    write_config(offline, "[docs]\noffline = true\n")
+    local_only = tmp_path / "local-only"
+    write_config(local_only, '[docs]\nproviders = ["local"]\n')
+    async with FakeContext7() as fake:
+        env = {**env, "CONTEXT7_API_URL": fake.url}
+        code, _out, err = await run_tether(env, "docs", "widget", "-C", str(offline))
+        assert code == 1 and "context7: skipped (offline)" in err
+        code, _out, err = await run_tether(env, "docs", "widget", "-C", str(local_only))
+        assert code == 1 and "context7" not in err
+        assert fake.count() == 0
+        code, _out, _err = await run_tether(env, "docs", "widget", "-C", str(tmp_path))
+        assert code == 0 and fake.count() == 2
+
+
+async def test_config_key_variable_max_tokens_and_context7_url(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    async with FakeContext7(api_key="ctx7sk-from-my-var") as fake:
+        write_config(
+            tmp_path,
+            f'[docs]\nmax_tokens = 20\n[context7]\nurl = "{fake.url}"\napi_key_env = "MY_C7_KEY"\n',
+        )
+        env = {**env, "MY_C7_KEY": "ctx7sk-from-my-var", "CONTEXT7_API_KEY": "ignored"}
+        code, out, err = await run_tether(env, "docs", "requests", "-C", str(tmp_path))
+    assert code == 0, err
+    assert fake.requests[0].headers["authorization"] == "Bearer ctx7sk-from-my-var"
+    body = out.split("\n", 2)[2]
+    assert len(body) <= 20 * 4 + 1

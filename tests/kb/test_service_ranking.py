@@ -72,6 +72,12 @@ def test_without_a_query_the_document_is_taken_in_order() -> None:
     assert chosen.startswith("# pkg 1.0") and "## Install" in chosen
 
 
+def test_no_answer_exceeds_the_budget_whatever_the_query() -> None:
+    for query in ("", "timeout", "nothing matches this"):
+        for budget in (1, 5, 20, 40, 70, 200):
+            assert estimate_tokens(select(DOC, query, budget)) <= budget, (query, budget)
+
+
 def test_an_oversized_best_section_is_cut_rather_than_dropped() -> None:
     document = "# big\n\nintro\n\n## Client\n\n" + "client option line\n" * 2000
     chosen = select(document, "client", 300)

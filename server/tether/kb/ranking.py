@@ -115,7 +115,7 @@ def select(markdown: str, query: str, max_tokens: int) -> str:
     # The document's opening section (title, summary, links) frames everything else.
     first = sections[0]
     first_cost = len(first.text) + 2
-    if first_cost <= budget // 3 or not terms:
+    if first_cost <= budget and (first_cost <= budget // 3 or not terms):
         chosen.add(first.order)
         used += first_cost
     scored = sorted(
@@ -151,7 +151,9 @@ def select(markdown: str, query: str, max_tokens: int) -> str:
 
 
 def _truncate(text: str, budget: int) -> str:
-    room = max(0, budget - len(TRUNCATION_MARK))
+    if budget < 2 * len(TRUNCATION_MARK):
+        return text[:budget]  # too small a budget to spend any of it on the mark
+    room = budget - len(TRUNCATION_MARK)
     cut = text.rfind("\n", 0, room)
     if cut < room // 2:
         cut = room
