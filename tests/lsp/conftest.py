@@ -32,8 +32,9 @@ run = ["sh", "-c", "echo third"]
 needs = ["second"]
 """
 
-# A shell that records its pid and its child's, and a python step whose cleanup leaves a
-# file behind: cancelling the run must kill the first and run the second.
+# A process that prints and records its pid, and a python step whose cleanup leaves a file
+# behind: cancelling the run must kill the first and run the second. (`exec`: a shell that
+# left an orphaned child would keep the engine's group-kill grace busy until it is reaped.)
 SLOW = """
 name = "slow"
 description = "sleeps until stopped"
@@ -42,7 +43,7 @@ description = "sleeps until stopped"
 id = "sleeper"
 kind = "command"
 shell = true
-run = "echo pid $$$$; echo $$$$ > sleeper.pid; sleep 30 & echo $$! > child.pid; wait"
+run = "echo pid $$$$; echo $$$$ > sleeper.tmp; mv sleeper.tmp sleeper.pid; exec sleep 30"
 
 [[steps]]
 id = "guard"

@@ -14,26 +14,25 @@ from pygls.exceptions import JsonRpcException
 from tests.lsp.harness import TestClient, process_gone
 
 
-async def wait_until_sleeping(client: TestClient, workspace: Path) -> tuple[int, int]:
+async def wait_until_sleeping(client: TestClient, workspace: Path) -> tuple[int, ...]:
+    """The pids of the run's processes, once every step of the `slow` workflow is running."""
     await client.until(
-        lambda: (workspace / "child.pid").exists() and (workspace / "guard.started").exists()
+        lambda: (workspace / "sleeper.pid").exists() and (workspace / "guard.started").exists()
     )
-    await client.until(lambda: (workspace / "child.pid").read_text().strip())
-    shell = int((workspace / "sleeper.pid").read_text())
-    child = int((workspace / "child.pid").read_text())
-    assert not process_gone(shell) and not process_gone(child)
-    return shell, child
+    pid = int((workspace / "sleeper.pid").read_text())
+    assert not process_gone(pid)
+    return (pid,)
 
 
 async def assert_cancelled_cleanly(
-    client: TestClient, workspace: Path, run_id: str, pids: tuple[int, int]
+    client: TestClient, workspace: Path, run_id: str, pids: tuple[int, ...]
 ) -> None:
     await client.until(lambda: all(process_gone(pid) for pid in pids), timeout=10)
     assert (workspace / "cleaned").read_text() == run_id
     shown = await client.command("tether.show", {"run_id": run_id})
     assert shown["status"] == "cancelled"
     sleeper = next(step for step in shown["steps"] if step["id"] == "sleeper")
-    # The pid the step printed is the shell that is now gone.
+    # The pid the step printed is the process that is now gone.
     assert f"pid {pids[0]}" in sleeper["partial"]
 
 

@@ -33,7 +33,7 @@ async def test_start_answers_at_once_and_show_runs_cancel_follow(
 ) -> None:
     started = await client.command("tether.start", {"workflow": "slow"})
     run_id = started["run_id"]
-    await client.until(lambda: (workspace / "child.pid").exists())
+    await client.until(lambda: (workspace / "sleeper.pid").exists())
     runs = await client.command("tether.runs", {})
     assert runs[0]["run_id"] == run_id
     assert runs[0]["workflow"] == "slow"

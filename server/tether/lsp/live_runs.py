@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 # `shutdown` must be answered within a second; what is still stopping then goes on in the
 # background until `exit`, which waits longer (a process group's SIGTERM grace is 2 s).
-SHUTDOWN_WAIT = 0.8
+SHUTDOWN_WAIT = 0.6
 EXIT_WAIT = 5.0
 
 

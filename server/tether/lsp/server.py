@@ -175,7 +175,7 @@ async def _serve(streams: Any) -> int:
     reader = start_reader(streams.input_fd, server.loop)
     stop = threading.Event()
     reading = asyncio.create_task(
-        run_async(stop, reader, server.protocol, logger, server.report_server_error),
+        run_async(stop, reader, server.protocol, _quiet_logger(), server.report_server_error),
         name="lsp-read",
     )
     ended = asyncio.create_task(server.lifecycle.ended.wait(), name="lsp-ended")
@@ -204,3 +204,8 @@ def serve() -> None:
         # Hard exit: nothing (a thread blocked on a pipe, an abandoned step) may keep the
         # process alive after the client is gone; everything durable was closed above.
         os._exit(code)
+
+
+def _quiet_logger() -> logging.Logger:
+    """pygls' read loop logs every header at debug level: keep that out of the client log."""
+    return logging.getLogger("pygls.io_")
