@@ -5,6 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tether.kb.providers.local import LocalProvider
 from tether.kb.ranking import estimate_tokens, query_terms, select, split_sections
 from tether.kb.service import DocsService
@@ -76,6 +79,33 @@ def test_no_answer_exceeds_the_budget_whatever_the_query() -> None:
     for query in ("", "timeout", "nothing matches this"):
         for budget in (1, 5, 20, 40, 70, 200):
             assert estimate_tokens(select(DOC, query, budget)) <= budget, (query, budget)
+
+
+_LINES = st.sampled_from(
+    [
+        "# Title",
+        "## Timeouts",
+        "### `f(x)`",
+        "```",
+        "----------",
+        "text about timeout",
+        "",
+        "x" * 300,
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(_LINES | st.text(max_size=80), max_size=60),
+    st.text(max_size=30),
+    st.integers(min_value=1, max_value=400),
+)
+def test_any_document_query_and_budget_stay_within_the_budget(
+    lines: list[str], query: str, budget: int
+) -> None:
+    chosen = select("\n".join(lines), query, budget)
+    assert estimate_tokens(chosen) <= budget
 
 
 def test_an_oversized_best_section_is_cut_rather_than_dropped() -> None:
