@@ -38,7 +38,8 @@ export function registerCommands(server: ServerSupervisor, output: vscode.LogOut
         // The one place command failures surface: logged with context, shown once.
         const message = error instanceof Error ? error.message : String(error);
         output.error(`${title} failed: ${message}`);
-        void vscode.window.showErrorMessage(`Tether: ${title} failed: ${message}`);
+        // A server error may carry a traceback; the toast keeps its first line, the log all of it.
+        void vscode.window.showErrorMessage(`Tether: ${title} failed: ${message.split("\n")[0]}`);
       }
     });
   return [

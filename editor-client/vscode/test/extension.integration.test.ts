@@ -285,7 +285,7 @@ describe("the extension against a real language server process", () => {
 
   it("reports a garbage server answer and a server error in one line each", async () => {
     stub.reset();
-    respond({ "tether.workflows": { result: "not a list" }, "tether.prewarm": { error: "cache is read-only" } });
+    respond({ "tether.workflows": { result: "not a list" }, "tether.prewarm": { error: "cache is read-only\nTraceback (most recent call last):\n  ..." } });
     await run("tether.runWorkflow");
     await run("tether.prewarmDocs");
     assert.deepEqual(
