@@ -12,6 +12,8 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tether.kb.environment import find_site_packages, installed_versions
 from tether.kb.providers.base import (
@@ -362,3 +364,23 @@ def test_readme_is_capped_at_a_line_boundary() -> None:
     text = "\n".join(f"line {index} " + "x" * 50 for index in range(5000))
     cleaned = clean_readme(text, "text/markdown", limit=10_000)
     assert len(cleaned) < 10_100 and cleaned.endswith("[... README truncated]")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_any_name_is_refused_cleanly_or_safe_as_a_path(name: str) -> None:
+    try:
+        accepted = check_library_name(name)
+    except InvalidLibraryName as error:
+        assert "\n" not in str(error)
+        return
+    assert ".." not in accepted and "\\" not in accepted and "\x00" not in accepted
+    assert accepted.count("/") <= (1 if accepted.startswith("@") else 0)
+    assert not accepted.startswith("/")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=2000), st.sampled_from([None, "text/markdown", "text/x-rst"]))
+def test_readme_cleaning_never_fails_and_respects_its_cap(text: str, kind: str | None) -> None:
+    cleaned = clean_readme(text, kind, limit=500)
+    assert len(cleaned) <= 500 + len("\n\n[... README truncated]")
