@@ -2,9 +2,9 @@
 
 uv.lock and poetry.lock are machine-written with every `[[package]]` header followed by
 `name = "..."` and (usually) `version = "..."`, and they are large (100 KB is common): a
-line scan takes well under a millisecond where tomllib takes over 10 ms. The scan is
-trusted only when it accounts for every `[[package]]` header; otherwise the file is
-parsed in full, so a hand-edited lock is still read correctly (or reported).
+scan for the headers takes well under a millisecond where tomllib takes over 10 ms. The
+scan is trusted only when every `[[package]]` header is followed by that shape; otherwise
+the file is parsed in full, so a hand-edited lock is still read correctly (or reported).
 """
 
 from __future__ import annotations
@@ -23,12 +23,11 @@ from tether.kb.deps.model import DependencyProblem
 from tether.kb.deps.pep508 import shorten
 from tether.kb.deps.source_file import read_source
 
-_PACKAGE_HEADER = re.compile(r"^\[\[package\]\][ \t]*\r?$", re.MULTILINE)
-_PACKAGE_ENTRY = re.compile(
-    r"^\[\[package\]\][ \t]*\r?\nname = \"([^\"\\\r\n]*)\"\r?\n"
-    # A version line, or (a package whose version is dynamic) straight on to its source.
-    r"(?:version = \"([^\"\\\r\n]*)\"\r?$|(?=source = ))",
-    re.MULTILINE,
+# What follows each `[[package]]` header: the name line, then a version line or (a package
+# whose version is dynamic) straight on to its source.
+_ENTRY_HEAD = re.compile(
+    r"[ \t]*\r?\nname = \"([^\"\\\r\n]*)\"\r?\n"
+    r"(?:version = \"([^\"\\\r\n]*)\"\r?(?:\n|$)|(?=source = ))"
 )
 _AT_LINE = re.compile(r"\(at line (\d+)")
 
@@ -61,11 +60,11 @@ def read_toml_lock(path: Path, workspace: Path) -> LockedVersions:
         if source.problem is not None:
             locked.problems.append(source.problem)
         return locked
-    entries = _PACKAGE_ENTRY.findall(source.text)
-    if len(entries) == len(_PACKAGE_HEADER.findall(source.text)):
-        for name, version in entries:
-            if version:
-                locked.add(canonicalize_name(name), version)
+    entries = _scan_packages(source.text)
+    if entries is not None:
+        for entry_name, entry_version in entries:
+            if entry_version:
+                locked.add(canonicalize_name(entry_name), entry_version)
         return locked
     try:
         data = tomllib.loads(source.text)
@@ -87,6 +86,18 @@ def read_toml_lock(path: Path, workspace: Path) -> LockedVersions:
             if isinstance(name, str) and isinstance(version, str):
                 locked.add(canonicalize_name(name), version)
     return locked
+
+
+def _scan_packages(text: str) -> list[tuple[str, str]] | None:
+    """(name, version or "") per `[[package]]`, or None if any entry has another shape."""
+    entries: list[tuple[str, str]] = []
+    # str.split finds the headers far faster than a MULTILINE regex walking 100 KB.
+    for chunk in ("\n" + text).split("\n[[package]]")[1:]:
+        head = _ENTRY_HEAD.match(chunk)
+        if head is None:
+            return None
+        entries.append((head.group(1), head.group(2) or ""))
+    return entries
 
 
 def read_pipfile_lock(path: Path, workspace: Path) -> LockedVersions:
