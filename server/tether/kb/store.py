@@ -204,9 +204,11 @@ class DocsStore:
         disk_timeout_ms: int = 25,
         open_timeout_ms: int = 500,
     ) -> None:
-        """`open_timeout_ms` bounds how long the constructor waits for tier 2 to open (its
-        schema writes queue behind other processes' writes); past it, tier 2 finishes opening
-        in the background and reads miss / writes skip until then."""
+        """`directory` None: $TETHER_CACHE_DIR, else the user cache dir + /docs (made 0700).
+        `disk_timeout_ms` bounds a tier-2 read's wait for a busy database (writes wait ~1 ms,
+        then queue). `open_timeout_ms` bounds how long the constructor waits for tier 2 to
+        open (diskcache's schema writes queue behind other processes' writes); past it tier 2
+        finishes opening in the background: reads miss and writes queue until then."""
         if disk_timeout_ms <= 0:
             raise ValueError(f"disk_timeout_ms must be > 0, got {disk_timeout_ms}")
         self._directory = default_cache_directory() if directory is None else Path(directory)
