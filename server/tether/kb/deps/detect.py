@@ -14,6 +14,7 @@ import dataclasses
 import fnmatch
 import json
 import logging
+import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -58,8 +59,9 @@ def detect_dependencies(workspace: Path, installed: Mapping[str, str] | None = N
     installed_versions: dict[str, str] = {
         canonicalize_name(k): v for k, v in (installed or {}).items()
     }
+    node_modules = _NodeModules(workspace)
     found.dependencies = [
-        _with_version(dependency, workspace, python_locks, npm_lock, installed_versions)
+        _with_version(dependency, python_locks, npm_lock, installed_versions, node_modules)
         for dependency in dependencies
     ]
     found.problems = list(dict.fromkeys(found.problems))
@@ -163,10 +165,10 @@ def _deduplicate(dependencies: Iterable[Dependency]) -> list[Dependency]:
 
 def _with_version(
     dependency: Dependency,
-    workspace: Path,
     python_locks: list[LockedVersions],
     npm_lock: LockedVersions,
     installed: Mapping[str, str],
+    node_modules: _NodeModules,
 ) -> Dependency:
     version: str | None = None
     if dependency.ecosystem == PYPI:
@@ -178,27 +180,46 @@ def _with_version(
             version = installed.get(dependency.name)
     elif dependency.ecosystem == NPM:
         install_name = dependency.display_name.lower()
-        version = npm_lock.versions.get(install_name) or _node_modules_version(
-            workspace, dependency
-        )
+        version = npm_lock.versions.get(install_name) or node_modules.version(dependency)
     return dependency if version is None else dataclasses.replace(dependency, version=version)
 
 
-def _node_modules_version(workspace: Path, dependency: Dependency) -> str | None:
-    """`version` of node_modules/<name>/package.json beside the declaring file, else at the root."""
-    declaring_folder = (workspace / dependency.source).parent
-    for folder in dict.fromkeys((declaring_folder, workspace)):
-        manifest = folder / "node_modules" / dependency.display_name / "package.json"
+class _NodeModules:
+    """Installed npm package versions, read from node_modules/<name>/package.json."""
+
+    def __init__(self, workspace: Path) -> None:
+        self.workspace = workspace
+        self._folders: dict[Path, Path | None] = {}
+
+    def _folder(self, package_folder: Path) -> Path | None:
+        # One stat per package folder, not one per dependency, when nothing is installed.
+        if package_folder not in self._folders:
+            candidate = package_folder / "node_modules"
+            self._folders[package_folder] = candidate if is_folder(candidate) else None
+        return self._folders[package_folder]
+
+    def version(self, dependency: Dependency) -> str | None:
+        """The version beside the declaring package.json, else at the workspace root."""
+        declaring = (self.workspace / dependency.source).parent
+        for package_folder in dict.fromkeys((declaring, self.workspace)):
+            folder = self._folder(package_folder)
+            if folder is not None:
+                version = self._read(folder / dependency.display_name / "package.json")
+                if version is not None:
+                    return version
+        return None
+
+    @staticmethod
+    def _read(manifest: Path) -> str | None:
         try:
-            if manifest.stat().st_size > MAX_NODE_PACKAGE_JSON_BYTES:
-                continue
+            status = manifest.stat()
+            if not stat.S_ISREG(status.st_mode) or status.st_size > MAX_NODE_PACKAGE_JSON_BYTES:
+                return None  # a FIFO would block; a huge file is not a real manifest
             data = json.loads(manifest.read_bytes())
         except FileNotFoundError:
-            continue
+            return None
         except (OSError, ValueError, RecursionError) as error:
             logger.debug("cannot read %s: %s", manifest, error)
-            continue
+            return None
         version = data.get("version") if isinstance(data, dict) else None
-        if isinstance(version, str) and version:
-            return version
-    return None
+        return version if isinstance(version, str) and version else None
