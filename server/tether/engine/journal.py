@@ -37,6 +37,8 @@ ARTIFACT_CAP = 64 * 1024
 """Serialized size above which a payload goes to an artifact file instead of the journal."""
 
 ARTIFACT_KEY = "$artifact"
+ARTIFACT_BYTES = b'"$artifact"'
+_EVENT_TYPES = {str(kind): kind for kind in EventType}
 # The fields of each event type that may carry a large payload.
 _PAYLOAD_FIELDS: dict[EventType, tuple[str, ...]] = {
     EventType.STEP_FINISHED: ("output",),
@@ -45,7 +47,6 @@ _PAYLOAD_FIELDS: dict[EventType, tuple[str, ...]] = {
     EventType.STEP_WAITING: ("request",),
     EventType.RUN_STARTED: ("params",),
 }
-_PAYLOAD_TYPES = frozenset(str(kind) for kind in _PAYLOAD_FIELDS)
 # Events after which `step` durability syncs: a finished step must not run again.
 _BOUNDARIES = frozenset({EventType.STEP_FINISHED, EventType.RUN_PAUSED, EventType.RUN_FINISHED})
 _ARTIFACT_REF = re.compile(r"^artifacts/[0-9]{1,12}-[a-z]{1,16}\.json$")
@@ -271,15 +272,15 @@ def read_events(path: Path, *, resolve_artifacts: bool = True) -> Iterator[Event
     end = data.rfind(b"\n") + 1
     previous_seq = 0
     loads = orjson.loads
-    from_json = Event.from_json
     for number, line in enumerate(data[:end].split(b"\n")[:-1], start=1):
         if not line:
             continue
         try:
             record = loads(line)
-            if resolve_artifacts and record.get("type") in _PAYLOAD_TYPES:
+            # A cheap byte test first: most lines reference no artifact.
+            if resolve_artifacts and ARTIFACT_BYTES in line:
                 _resolve(record, path, number)
-            event = from_json(record)
+            event = _event(record)
         except JournalError:
             raise
         except (orjson.JSONDecodeError, KeyError, ValueError, TypeError, AttributeError) as error:
@@ -290,8 +291,26 @@ def read_events(path: Path, *, resolve_artifacts: bool = True) -> Iterator[Event
         yield event
 
 
+def _event(record: dict[str, Any]) -> Event:
+    """Event.from_json, stricter about types (a journal is input) and without copying."""
+    kind = _EVENT_TYPES[record.pop("type")]
+    seq = record.pop("seq")
+    ts = record.pop("ts")
+    run_id = record.pop("run_id")
+    step = record.pop("step", None)
+    if (
+        type(seq) is not int
+        or type(ts) not in (float, int)
+        or type(run_id) is not str
+        or (step is not None and type(step) is not str)
+    ):
+        raise ValueError("seq, ts, run_id or step has the wrong type")
+    return Event(kind, run_id, seq, float(ts), step, record)
+
+
 def _resolve(record: dict[str, Any], path: Path, number: int) -> None:
-    for name in _PAYLOAD_FIELDS[EventType(record["type"])]:
+    kind = _EVENT_TYPES.get(str(record.get("type")))
+    for name in _PAYLOAD_FIELDS.get(kind, ()) if kind is not None else ():
         value = record.get(name)
         if not (isinstance(value, dict) and len(value) == 1 and ARTIFACT_KEY in value):
             continue

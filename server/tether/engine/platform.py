@@ -111,6 +111,9 @@ def install_wake_signal(on_wake: Callable[[], None]) -> Callable[[], None]:
 
     def restore() -> None:
         loop.remove_signal_handler(signal.SIGUSR1)
+        # Not the default action (terminate): a canceller that read the lock file just
+        # before we let go may still signal us.
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
 
     return restore
 
