@@ -143,3 +143,17 @@ def test_runs_and_resumes_in_the_pack_always_pass_a_budget() -> None:
 def test_pack_files_cover_every_source_file() -> None:
     installed = {pack_file.source for pack_file in pack_files()}
     assert installed == set(PACK_TEXTS)
+
+
+def test_the_wheel_ships_the_pack_where_pack_root_looks_first() -> None:
+    """`tether init` from an installed (non-editable) tether reads tether/pack/skills."""
+    import tomllib
+
+    pyproject = tomllib.loads((PACK.parent / "pyproject.toml").read_text())
+    wheel = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]
+    assert wheel.get("force-include", {}).get("skills") == "tether/pack/skills", (
+        "add to pyproject.toml: [tool.hatch.build.targets.wheel.force-include] "
+        '"skills" = "tether/pack/skills"'
+    )
+    sdist = pyproject["tool"]["hatch"]["build"]["targets"]["sdist"]
+    assert "skills" in sdist["include"]
