@@ -81,7 +81,7 @@ _KEYS = st.sampled_from(
     [
         "dependencies", "optional-dependencies", "dynamic", "name", "dev-dependencies",
         "include-group", "version", "extras", "optional", "markers", "git", "rev", "path",
-        "python", "file", "dev", "test", "requests", "workspace",
+        "python", "file", "dev", "test", "requests", "workspace", "evil\nkey", "",
     ]
 )  # fmt: skip
 _VALUES = st.recursive(
@@ -96,7 +96,8 @@ _TABLES = st.sampled_from(
         "project", "dependency-groups", "tool.poetry", "tool.poetry.dependencies",
         "tool.poetry.group.dev", "tool.poetry.extras", "tool.pdm.dev-dependencies", "tool.uv",
         "tool.uv.sources", "tool.setuptools.dynamic", "packages", "dev-packages",
-        "tool.hatch.metadata.hooks.uv-dynamic-versioning",
+        "tool.hatch.metadata.hooks.uv-dynamic-versioning", '"evil\\ncategory"',
+        'project."optional-dependencies"',
     ]
 )  # fmt: skip
 

@@ -169,3 +169,10 @@ def test_wrong_types_are_reported_and_the_rest_still_parses(tmp_path: Path) -> N
     assert "dependency-groups.dev must be an array" in reasons
     assert any(r.startswith("tool.poetry.dependencies.weird: expected") for r in reasons)
     assert any("invalid package name 'bad name!'" in r for r in reasons)
+
+
+def test_hostile_names_give_one_line_problems(tmp_path: Path) -> None:
+    detection = parse(tmp_path, '[dependency-groups]\n"a\\nb" = "x"\n')
+    assert [str(p) for p in detection.problems] == [
+        "pyproject.toml:1: dependency-groups.a b must be an array"
+    ]

@@ -89,6 +89,11 @@ class DependencyProblem:
     reason: str
     """One line saying what is wrong."""
 
+    def __post_init__(self) -> None:
+        # Reasons quote names from hostile files; a newline in one must not split the report.
+        if not self.reason.isprintable() or "  " in self.reason:
+            object.__setattr__(self, "reason", " ".join(self.reason.split()))
+
     def __str__(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
         return f"{where}: {self.reason}"

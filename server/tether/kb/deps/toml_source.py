@@ -44,7 +44,9 @@ class TomlSource:
         return result
 
     def problem(self, line: int | None, reason: str) -> None:
-        self.detection.problems.append(DependencyProblem(self.name, line, reason))
+        problem = DependencyProblem(self.name, line, reason)
+        if problem not in self.detection.problems:  # a bad table is met by several readers
+            self.detection.problems.append(problem)
 
     def note(self, text: str) -> None:
         self.detection.notes.append(f"{self.name}: {text}")
