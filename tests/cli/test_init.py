@@ -62,7 +62,8 @@ def test_second_run_writes_nothing_and_says_so(tmp_path: Path) -> None:
 
 def test_flags_choose_the_editor(tmp_path: Path) -> None:
     claude, cursor = tmp_path / "claude", tmp_path / "cursor"
-    claude.mkdir(), cursor.mkdir()
+    claude.mkdir()
+    cursor.mkdir()
     assert run_init(claude, "--claude").exit_code == 0
     assert sorted(p.name for p in claude.iterdir()) == [".claude", ".tether"]
     assert run_init(cursor, "--cursor").exit_code == 0
