@@ -366,3 +366,48 @@ async def test_cancel_request_stops_a_live_run_in_process(ws: Workspace) -> None
     assert state.status is RunStatus.CANCELLED
     assert ws.count("cleanup a") == 1
     assert not (execution.run_dir / "cancel-requested").exists()
+
+
+async def big_output(ctx: StepContext) -> str:
+    _log(ctx, f"start {ctx.step.id}")
+    ctx.emit("p" * 100_000)
+    return "z" * 200_000
+
+
+async def measure_upstream(ctx: StepContext) -> dict[str, int]:
+    if ctx.attempt == 1:
+        await asyncio.sleep(5)  # the first attempt is cut off by the budget
+    return {"upstream_chars": len(ctx.results["big"])}
+
+
+async def test_large_outputs_round_trip_through_artifacts(ws: Workspace) -> None:
+    ws.write(
+        f"""
+[[steps]]
+id = "big"
+kind = "python"
+call = "{HERE}:big_output"
+inputs = {{ log = "${{params.log}}" }}
+
+[[steps]]
+id = "use"
+kind = "python"
+call = "{HERE}:measure_upstream"
+needs = ["big"]
+"""
+    )
+    first = ws.new(budget=0.4)
+    assert (await first.run()).status is RunStatus.PAUSED
+    journal = first.run_dir / JOURNAL_NAME
+    assert journal.stat().st_size < 10_000, "the journal stays small"
+    artifacts = sorted(p.name for p in (first.run_dir / "artifacts").iterdir())
+    assert len(artifacts) == 2 and all(name.endswith(".json") for name in artifacts)
+
+    shown, _ = load_run(ws.root, first.run_id)
+    assert shown.steps["big"].output == "z" * 200_000
+    assert shown.steps["big"].partial == ["p" * 100_000]
+
+    state = await ws.resume(first.run_id).run()
+    assert state.status is RunStatus.SUCCEEDED
+    assert state.steps["use"].output == {"upstream_chars": 200_000}, "replayed from the artifact"
+    assert ws.count("start big") == 1
