@@ -30,9 +30,16 @@ async def run_in_daemon_thread(function: Callable[..., T], *args: Any, name: str
             result = context.run(function, *args)
         except BaseException as error:  # noqa: BLE001 - handed to the awaiting coroutine
             caught = error
-            loop.call_soon_threadsafe(deliver, lambda: future.set_exception(caught))
+            _hand_over(loop, deliver, lambda: future.set_exception(caught))
         else:
-            loop.call_soon_threadsafe(deliver, lambda: future.set_result(result))
+            _hand_over(loop, deliver, lambda: future.set_result(result))
 
     threading.Thread(target=target, name=name, daemon=True).start()
     return await future
+
+
+def _hand_over(loop: asyncio.AbstractEventLoop, deliver: Any, outcome: Callable[[], None]) -> None:
+    try:
+        loop.call_soon_threadsafe(deliver, outcome)
+    except RuntimeError:
+        pass  # the loop is closed: an abandoned thread finished after everyone left
