@@ -26,7 +26,7 @@ from tether.steps.conditions import WHEN_FIELD, skip_unless_wanted
 
 _FIELDS = {"task", WHEN_FIELD, *BRIEF_FIELDS}
 AGENT_DIR = "agent"
-CONTEXT_EXCERPT = 12_000
+CONTEXT_EXCERPT = 6_000
 """Characters of the context pack copied into an instruction (the file has the rest)."""
 
 
