@@ -114,3 +114,13 @@ def test_real_subprocess_missing_directory(tmp_path: Path) -> None:
     assert completed.returncode == 2
     assert completed.stdout == b""
     assert completed.stderr.decode().startswith("tether: error: directory not found")
+
+
+def test_notes_follow_problems_on_stderr(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\ndynamic = ["dependencies"]\n')
+    result = CliRunner().invoke(deps, ["-C", str(tmp_path)])
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert result.stderr == (
+        "note: pyproject.toml: dependencies are dynamic (set by the build backend; not read)\n"
+    )

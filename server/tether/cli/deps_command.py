@@ -23,8 +23,9 @@ from tether.cli.output import print_json
 def deps(as_json: bool, directory: str) -> None:
     """List the dependencies declared in this workspace's dependency files.
 
-    Problems in those files are printed on stderr as `path:line: reason`; they do not
-    change the exit status.
+    Problems in those files are printed on stderr as `path:line: reason`, then notes
+    (such as dynamic dependencies that were not read) as `note: ...`; neither changes
+    the exit status.
     """
     from tether.config import load_config
     from tether.kb.deps import detect_dependencies
@@ -60,3 +61,5 @@ def deps(as_json: bool, directory: str) -> None:
         click.echo("  ".join([*cells, row[4]]))
     for problem in detection.problems:
         click.echo(str(problem), err=True)
+    for note in detection.notes:
+        click.echo(f"note: {note}", err=True)
