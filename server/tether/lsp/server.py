@@ -51,6 +51,7 @@ class TetherProtocol(LanguageServerProtocol):
         if handler is None:
             known = ", ".join(sorted(self.fm.commands))
             raise JsonRpcInvalidParams(f"unknown command {params.command!r} (known: {known})")
+        logger.debug("command %s %s", params.command, params.arguments)
         return await handler(*(params.arguments or []))
 
     @lsp_method(types.EXIT)

@@ -46,6 +46,16 @@ def config_to_json(config: Any) -> dict[str, Any]:
     return result
 
 
+def _without_nulls(layer: Mapping[str, Any]) -> dict[str, Any]:
+    """A client's `null` means "not set here": the lower layers (config.toml, environment)
+    decide, instead of the null being an empty value."""
+    return {
+        key: _without_nulls(value) if isinstance(value, Mapping) else value
+        for key, value in layer.items()
+        if value is not None
+    }
+
+
 class Settings(Feature):
     def __init__(self, server: TetherServer) -> None:
         super().__init__(server)
@@ -101,7 +111,7 @@ class Settings(Feature):
             if layer is None:
                 continue
             if isinstance(layer, Mapping):
-                layer = {k: v for k, v in layer.items() if k not in _CLIENT_ONLY}
+                layer = _without_nulls({k: v for k, v in layer.items() if k not in _CLIENT_ONLY})
             config = merge(config, layer, where, problems)
         self._pending = problems
         changed = config != self.config

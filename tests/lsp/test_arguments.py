@@ -1,0 +1,82 @@
+"""Wrong arguments and unknown names are JSON-RPC errors with one clear line; the server
+stays up and answers the next request."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+from tests.lsp.conftest import make_workspace
+from tests.lsp.harness import TestClient, capabilities, server_env, start_server, stop_server
+
+# One server per client kind for the whole module: these requests change nothing.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["vscode", "neovim"])
+async def client(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[TestClient]:
+    tmp = tmp_path_factory.mktemp(f"arguments-{request.param}")
+    workspace = make_workspace(tmp / "ws")
+    started = await start_server(
+        workspace, server_env(tmp), capabilities(request.param), {"prewarm": {"onStart": False}}
+    )
+    yield started
+    await stop_server(started)
+
+
+INVALID_PARAMS = -32602
+
+CASES: list[tuple[str, list[Any], str]] = [
+    ("tether.run", [], "tether.run: 'workflow' is required"),
+    ("tether.run", [{"workflow": "multi"}, {}], "expected one object argument, got 2"),
+    ("tether.run", ["multi"], "expected one object argument, got str"),
+    ("tether.run", [{"workflow": 3}], "'workflow' must be a non-empty string"),
+    ("tether.run", [{"workflow": "multi", "color": "red"}], "unknown field 'color'"),
+    ("tether.run", [{"workflow": "multi", "budget": "soon"}], "tether.run: 'budget'"),
+    ("tether.run", [{"workflow": "multi", "budget": 0}], "'budget' must be greater than zero"),
+    ("tether.run", [{"workflow": "multi", "params": [1]}], "'params' must be an object"),
+    ("tether.run", [{"workflow": "multi", "params": {"x": "1"}}], "unknown parameter 'x'"),
+    ("tether.run", [{"workflow": "nope"}], "unknown workflow 'nope' (available:"),
+    ("tether.run", [{"workflow": "../etc"}], "is not a workflow name"),
+    ("tether.start", [{"workflow": "nope"}], "unknown workflow 'nope'"),
+    ("tether.show", [{"run_id": "../../etc"}], "invalid run id"),
+    ("tether.show", [{"run_id": "no-such-run"}], "no run 'no-such-run'"),
+    ("tether.cancel", [{}], "'run_id' is required"),
+    ("tether.resume", [{"run_id": "no-such-run"}], "no run 'no-such-run'"),
+    ("tether.resume", [{"run_id": "x", "result": "a", "result_file": "b"}], "not both"),
+    ("tether.docs", [{"library": "../../etc/passwd"}], "tether.docs:"),
+    ("tether.docs", [{"library": "click", "max_tokens": 0}], "'max_tokens' must be a whole"),
+    ("tether.prewarm", [{"libraries": "httpx"}], "'libraries' must be a list of names"),
+    ("tether.runs", [{"all": True}], "unknown field 'all' (expected: no fields)"),
+    ("tether.nothing", [{}], "unknown command 'tether.nothing'"),
+]
+
+
+@pytest.mark.parametrize(("command", "arguments", "message"), CASES)
+async def test_bad_arguments_are_invalid_params(
+    client: TestClient, command: str, arguments: list[Any], message: str
+) -> None:
+    with pytest.raises(JsonRpcException) as raised:
+        await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command=command, arguments=arguments)
+        )
+    assert raised.value.code == INVALID_PARAMS
+    assert message in raised.value.message
+    assert "\n" not in raised.value.message
+    assert "Traceback" not in raised.value.message
+
+
+async def test_bad_tether_run_request_and_the_server_goes_on(client: TestClient) -> None:
+    with pytest.raises(JsonRpcException) as raised:
+        await client.protocol.send_request_async("tether/run", {"workflow": "nope"})
+    assert raised.value.code == INVALID_PARAMS
+    assert "unknown workflow 'nope'" in raised.value.message
+    result = await client.command("tether.run", {"workflow": "multi"})
+    assert result["status"] == "succeeded"
