@@ -90,11 +90,14 @@ def test_editable_vcs_with_egg_version_and_wheel_urls(tmp_path: Path) -> None:
 
 
 def test_references_without_a_name_are_noted_not_errors(tmp_path: Path) -> None:
-    detection = parse(tmp_path, "-e .[all]\ngit+https://example.org/repo.git\nrequests\n")
+    detection = parse(
+        tmp_path, "-e .[all]\ngit+https://example.org/repo.git\nrequests\n-e ../lib\n"
+    )
     assert [d.name for d in detection.dependencies] == ["requests"]
     assert detection.problems == []
-    assert len(detection.notes) == 2
-    assert "requirements.txt:1: local path '.[all]'" in detection.notes[0]
+    assert len(detection.notes) == 3
+    assert "requirements.txt:4: local path '../lib' skipped" in detection.notes[2]
+    assert detection.notes[0] == "requirements.txt:1: '.[all]' is the project itself; skipped"
     assert "requirements.txt:2: URL" in detection.notes[1]
 
 

@@ -104,6 +104,8 @@ def parse_reference(
     else:
         from_name = _from_file_name(url)
         if from_name is None:
+            if re.fullmatch(r"\.[/\\]?(\[[^\]]*\])?", url):
+                return Skipped(f"{source}:{line}: {url!r} is the project itself; skipped")
             kind = "URL" if "://" in url or url.startswith("file:") else "local path"
             return Skipped(
                 f"{source}:{line}: {kind} {shorten(url)!r} skipped: it names no package "
