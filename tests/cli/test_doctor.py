@@ -249,3 +249,19 @@ async def test_the_workspace_venv_is_the_one_read(env: dict[str, str], tmp_path:
 async def test_missing_workspace_is_a_usage_error(env: dict[str, str], tmp_path: Path) -> None:
     code, out, _ = await doctor(env, tmp_path / "nope")
     assert code == 2 and out == ""
+
+
+async def test_a_hanging_interpreter_is_reported_not_waited_for(
+    env: dict[str, str], workspace: Path, tmp_path: Path
+) -> None:
+    hanging = tmp_path / "python-that-hangs"
+    hanging.write_text("#!/bin/sh\nsleep 12\n")
+    hanging.chmod(0o755)
+    (workspace / ".tether").mkdir()
+    (workspace / ".tether" / "config.toml").write_text(f'interpreter = "{hanging}"\n')
+    code, out, elapsed = await doctor(env, workspace)
+    assert code == 0
+    assert elapsed < TIME_LIMIT  # the check gives up at 3.5 s; the interpreter takes 12
+    assert line(out, "site-packages").startswith(
+        "warning  site-packages      check did not finish within 3.5 s"
+    )

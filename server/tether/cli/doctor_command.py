@@ -7,7 +7,9 @@ Never prints a secret: for keys it says only whether the variable is set.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,8 +51,22 @@ def doctor(as_json: bool, directory: str) -> None:
         )
     else:
         click.echo("\n".join(report_lines(workspace, findings, problems, warnings)))
-    sys.stdout.flush()
-    sys.exit(EXIT_FAILED if problems else EXIT_OK)
+    code = EXIT_FAILED if problems else EXIT_OK
+    if _threads_left_behind():
+        # A check gave up on a blocking call (a DNS lookup that stalls, a hung file system):
+        # the interpreter would join its worker thread at exit. The report is out; leave now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+def _threads_left_behind() -> bool:
+    main = threading.main_thread()
+    return any(
+        thread.is_alive() and not thread.daemon and thread is not main
+        for thread in threading.enumerate()
+    )
 
 
 def run_checks(workspace: Path) -> list[Finding]:
