@@ -162,8 +162,11 @@ async def start_server(
     options: Any = None,
     *,
     process_id: int | None = None,
+    prepare: Callable[[TestClient], None] | None = None,
 ) -> TestClient:
     client = make_client()
+    if prepare is not None:
+        prepare(client)
     await client.start_io(sys.executable, "-m", "tether", "serve", env=env, cwd=str(workspace))
     await client.initialize_session(
         types.InitializeParams(
