@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -384,3 +385,10 @@ def test_any_name_is_refused_cleanly_or_safe_as_a_path(name: str) -> None:
 def test_readme_cleaning_never_fails_and_respects_its_cap(text: str, kind: str | None) -> None:
     cleaned = clean_readme(text, kind, limit=500)
     assert len(cleaned) <= 500 + len("\n\n[... README truncated]")
+
+
+@pytest.mark.parametrize("unit", ["<!--", "<svg ", "<svg>", "[![", "![a](", "![a](b", "[![a](b)]("])
+def test_hostile_readme_markup_costs_linear_time(unit: str) -> None:
+    started = time.perf_counter()
+    clean_readme(unit * 100_000, "text/markdown")
+    assert time.perf_counter() - started < 1.0

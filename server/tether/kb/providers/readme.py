@@ -12,13 +12,14 @@ import re
 README_LIMIT = 48_000
 """Characters of README kept; the rest is cut at a line boundary."""
 
-_HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
-_LINKED_IMAGE = re.compile(r"\[!\[[^\]]*\]\([^)]*\)\]\([^)]*\)")  # [![alt](img)](link)
-_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-_REFERENCE_IMAGE = re.compile(r"\[!\[[^\]]*\]\[[^\]]*\]\]\[[^\]]*\]|!\[[^\]]*\]\[[^\]]*\]")
-_HTML_BLOCK_DROP = re.compile(
-    r"<(picture|svg|script|style)\b[^>]*>.*?</\1\s*>", re.DOTALL | re.IGNORECASE
-)
+# Bounded quantifiers that stop at the next bracket or parenthesis: hostile text (thousands
+# of "[![" or "<svg" that never close) costs linear time, never quadratic.
+_ALT = r"[^\[\]\n]{0,300}"
+_URL = r"[^()\[\]\s]{0,1000}(?:\s+\"[^\"\n]{0,300}\")?"
+_LINKED_IMAGE = re.compile(rf"\[!\[{_ALT}\]\({_URL}\)\]\({_URL}\)")  # [![alt](img)](link)
+_IMAGE = re.compile(rf"!\[{_ALT}\]\({_URL}\)")
+_REFERENCE_IMAGE = re.compile(rf"\[!\[{_ALT}\]\[{_ALT}\]\]\[{_ALT}\]|!\[{_ALT}\]\[{_ALT}\]")
+_BLOCK_OPEN = re.compile(r"<(picture|svg|script|style)\b[^<>]{0,2000}>", re.IGNORECASE)
 _HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 _RST_SUBSTITUTION_USE = re.compile(r"\|[A-Za-z0-9_ -]+\|_{0,2}")
 _RST_DIRECTIVE = re.compile(r"^\.\. (?:(?:image|figure|raw)::|\|[^|]+\|)")
@@ -33,7 +34,8 @@ _BADGE_HOSTS = re.compile(
 
 def clean_readme(text: str, content_type: str | None = None, limit: int = README_LIMIT) -> str:
     """Markdown without badges, images and markup noise, at most about `limit` characters."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # Bounded input keeps every pattern below cheap, even on hostile text (unclosed tags).
+    text = text[: limit * 4].replace("\r\n", "\n").replace("\r", "\n")
     if _looks_like_rst(text, content_type):
         text = _rst_to_markdown(text)
     text = _strip_markdown_noise(text)
@@ -111,9 +113,47 @@ def _is_adornment(line: str, title: str) -> bool:
     )
 
 
+def _strip_comments(text: str) -> str:
+    parts: list[str] = []
+    position = 0
+    while True:
+        start = text.find("<!--", position)
+        if start < 0:
+            parts.append(text[position:])
+            break
+        parts.append(text[position:start])
+        end = text.find("-->", start + 4)
+        if end < 0:
+            break  # an unclosed comment runs to the end, as in HTML
+        position = end + 3
+    return "".join(parts)
+
+
+def _strip_blocks(text: str) -> str:
+    """Drop <svg>, <picture>, <script> and <style> elements with their content."""
+    lower = text.lower()
+    parts: list[str] = []
+    position = 0
+    unclosed: set[str] = set()
+    for match in _BLOCK_OPEN.finditer(text):
+        if match.start() < position:
+            continue  # inside an element already dropped
+        tag = match.group(1).lower()
+        close = -1 if tag in unclosed else lower.find(f"</{tag}", match.end())
+        parts.append(text[position : match.start()])
+        if close < 0:
+            unclosed.add(tag)  # no closing tag after here: later ones cannot have one either
+            position = match.end()
+            continue
+        end = text.find(">", close)
+        position = len(text) if end < 0 else end + 1
+    parts.append(text[position:])
+    return "".join(parts)
+
+
 def _strip_markdown_noise(text: str) -> str:
-    text = _HTML_COMMENT.sub("", text)
-    text = _HTML_BLOCK_DROP.sub("", text)
+    text = _strip_comments(text)
+    text = _strip_blocks(text)
     text = _LINKED_IMAGE.sub("", text)
     text = _REFERENCE_IMAGE.sub("", text)
     text = _IMAGE.sub("", text)
