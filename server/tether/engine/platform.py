@@ -133,7 +133,7 @@ def process_alive(pid: int) -> bool:
     if pid <= 0:
         return False
     if sys.platform == "win32":
-        return True  # no cheap probe; callers treat the lock itself as the truth
+        return True  # no cheap probe there; lock_owner takes the lock instead
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -230,12 +230,21 @@ def lock_owner(path: Path) -> LockOwner | None:
     owner fail): the pid the owner wrote, if that process is alive. An owner that died
     leaves its pid behind; the kernel has dropped its lock, and the pid is not alive.
     """
+    if IS_WINDOWS:
+        # No cheap liveness probe for a pid: take the lock for a moment instead.
+        if not path.exists():
+            return None
+        probe = RunLock(path)
+        try:
+            probe.acquire()
+        except LockHeld as held:
+            return LockOwner(held.pid, held.wakeable)
+        probe.release()
+        return None
     try:
         text = path.read_text(encoding="ascii", errors="replace")
     except FileNotFoundError:
         return None
-    except OSError:
-        return LockOwner(None)  # Windows: a held lock makes the byte unreadable
     owner = _parse_owner(text)
     if owner.pid is None or not process_alive(owner.pid):
         return None
