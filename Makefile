@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint unit benchmarks
+.PHONY: run test install lint unit vscode benchmarks
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,12 @@ lint: install
 unit: install
 	$(BIN)/pytest
 
-test: lint unit
+# --ignore-scripts: no dependency of the extension needs its install script, and one
+# (vsce-sign) would try to download a binary, which a machine without internet refuses.
+vscode:
+	cd editor-client/vscode && npm ci --ignore-scripts --no-audit --no-fund && npm run ci
+
+test: lint unit vscode
 
 benchmarks: install
 	@for b in tests/benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
