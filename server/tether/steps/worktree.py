@@ -194,8 +194,10 @@ async def _snapshot_commit(
         await run_in_daemon_thread(_copy_if_present, real_index, index)
         env = {"GIT_INDEX_FILE": str(index), **_SNAPSHOT_AUTHOR}
         tether_dir = (workspace / ".tether").relative_to(toplevel).as_posix()
+        await git(["add", "-A"], cwd=toplevel, remaining=remaining, env=env)
+        # Not an exclude pathspec on `add`: git refuses that when .tether is ignored.
         await git(
-            ["add", "-A", "--", ".", f":(top,exclude){tether_dir}"],
+            ["rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", f":(top){tether_dir}"],
             cwd=toplevel,
             remaining=remaining,
             env=env,
