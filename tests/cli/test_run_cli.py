@@ -193,3 +193,49 @@ def test_version_and_workflows_never_import_the_language_server_stack(tmp_path: 
             timeout=30,
         )
         assert "IMPORTED []" in result.stderr, (args, result.stderr)
+
+
+def test_a_pipe_gets_plain_lines_and_never_imports_rich(tmp_path: Path) -> None:
+    write_workflow(tmp_path, "hello", GOOD_STEP)
+    probe = (
+        "import sys, runpy\n"
+        "sys.argv = ['tether', 'run', 'hello']\n"
+        "try:\n    runpy.run_module('tether', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print('RICH', 'rich' in sys.modules, file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=30
+    )
+    assert "RICH False" in result.stderr
+    assert "ok: succeeded" in result.stdout
+
+
+def test_a_terminal_gets_a_live_table(tmp_path: Path) -> None:
+    import pty
+
+    write_workflow(tmp_path, "hello", GOOD_STEP)
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tether", "run", "hello"],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, "COLUMNS": "120", "TERM": "xterm"},
+    )
+    os.close(terminal)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the terminal closed: the process has exited
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert process.wait(timeout=30) == 0
+    screen = b"".join(chunks).decode(errors="replace")
+    assert "hello" in screen and "step" in screen and "status" in screen
+    assert "succeeded" in screen
+    assert "\x1b[" in screen  # drawn with terminal control sequences, not plain lines
