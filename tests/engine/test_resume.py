@@ -13,7 +13,7 @@ import pytest
 
 from tether import StepContext
 from tether.engine.errors import RunIdError, StepWaiting
-from tether.engine.events import EventBus, EventType
+from tether.engine.events import Event, EventBus, EventType
 from tether.engine.execution import Execution
 from tether.engine.journal import JOURNAL_NAME, JournalError, JournalWriter, read_events
 from tether.engine.kinds import KindRegistry
@@ -411,3 +411,33 @@ needs = ["big"]
     assert state.status is RunStatus.SUCCEEDED
     assert state.steps["use"].output == {"upstream_chars": 200_000}, "replayed from the artifact"
     assert ws.count("start big") == 1
+
+
+async def test_active_time_of_a_crashed_invocation_still_counts(ws: Workspace) -> None:
+    ws.write(step("a", 10), header='timeout = "2.5s"')
+    spec = resolve_workflow("test", ws.root, kinds())
+    run_id = "crashed-2"
+    directory = ws.root / ".tether" / "runs" / run_id
+    directory.mkdir(parents=True)
+    writer = JournalWriter(directory / JOURNAL_NAME)
+    now = time.time()
+    started = {
+        "workflow": "test",
+        "params": apply_params(spec, {}),
+        "spec_hash": spec.spec_hash,
+        "step_hashes": {s.id: s.definition_hash for s in spec.steps},
+    }
+    # 2 s of journaled activity, then the process died without a run end.
+    writer(Event(EventType.RUN_STARTED, run_id, 1, now - 10, data=started))
+    writer(Event(EventType.STEP_STARTED, run_id, 2, now - 10, "a", {"attempt": 1}))
+    writer(Event(EventType.STEP_HEARTBEAT, run_id, 3, now - 8, "a", {"details": None}))
+    writer.close()
+
+    shown, _ = load_run(ws.root, run_id)
+    assert shown.active_ms == 2000
+    clock = time.monotonic()
+    state = await ws.resume(run_id).run()
+    assert state.status is RunStatus.TIMED_OUT
+    assert time.monotonic() - clock < 1.5, "only the 0.5 s the crash left of the timeout"
+    assert 2450 <= state.active_ms <= 3500
+    assert load_run(ws.root, run_id)[0].active_ms == state.active_ms, "the total is journaled"

@@ -32,6 +32,8 @@ _TAIL_BYTES = 64 * 1024
 _FINISHED = frozenset(
     {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.CANCELLED}
 )
+_INVOCATION_STARTS = frozenset({EventType.RUN_STARTED, EventType.RUN_RESUMED})
+_INVOCATION_ENDS = frozenset({EventType.RUN_PAUSED, EventType.RUN_FINISHED})
 GONE_REASON = "interrupted: the process running it is gone"
 
 
@@ -52,12 +54,31 @@ def journal_of(workspace: Path, run_id: str) -> Path:
 
 
 def replay(journal: Path, run_id: str) -> RunState:
-    """The run's state, rebuilt by folding its journal through RunState.apply."""
+    """The run's state, rebuilt by folding its journal through RunState.apply.
+
+    Invocations that never journaled their end (the process died, or is still running)
+    have their active time counted up to their last event, so that a workflow's timeout
+    keeps counting across crashes. The next invocation's run_paused/run_finished carries
+    the corrected total.
+    """
     state = RunState(run_id)
+    unrecorded_ms = 0
+    invocation_start: float | None = None
+    last_ts = 0.0
     for event in read_events(journal):
         state.apply(event)
+        if event.type in _INVOCATION_STARTS:
+            if invocation_start is not None:  # the previous invocation died
+                unrecorded_ms += round((last_ts - invocation_start) * 1000)
+            invocation_start = event.ts
+        elif event.type in _INVOCATION_ENDS:
+            invocation_start, unrecorded_ms = None, 0  # its active_ms is the whole total
+        last_ts = event.ts
     if state.last_seq == 0:
         raise JournalError(f"{journal}: empty journal")
+    if invocation_start is not None:
+        unrecorded_ms += round((last_ts - invocation_start) * 1000)
+    state.active_ms += max(0, unrecorded_ms)
     return state
 
 
