@@ -241,9 +241,10 @@ async def test_a_cache_path_that_is_a_file_is_a_problem(
 async def test_the_workspace_venv_is_the_one_read(env: dict[str, str], tmp_path: Path) -> None:
     code, out, _ = await doctor(env, REPO)
     assert code in (0, 1)
-    site = line(out, "site-packages")
-    assert site.startswith(f"ok       site-packages      {REPO / '.venv'}")
-    assert site.endswith("the workspace's .venv)")
+    assert line(out, "site-packages").startswith(f"ok       site-packages      {REPO / '.venv'}")
+    assert line(out, "interpreter") == (
+        f"ok       interpreter        {REPO / '.venv' / 'bin' / 'python'} (the workspace's .venv)"
+    )
 
 
 async def test_missing_workspace_is_a_usage_error(env: dict[str, str], tmp_path: Path) -> None:
@@ -265,3 +266,12 @@ async def test_a_hanging_interpreter_is_reported_not_waited_for(
     assert line(out, "site-packages").startswith(
         "warning  site-packages      check did not finish within 3.5 s"
     )
+
+
+async def test_without_a_project_environment_tethers_own_is_named(
+    env: dict[str, str], workspace: Path
+) -> None:
+    code, out, _ = await doctor(env, workspace)
+    assert code == 0
+    assert line(out, "interpreter").startswith(f"warning  interpreter        {sys.executable} (no ")
+    assert "fix: create the project's .venv" in out

@@ -107,57 +107,64 @@ def configuration(workspace: Path) -> tuple[TetherConfig, list[Finding]]:
 # -- local docs: which interpreter and site-packages --------------------------------------
 
 
+@dataclass(frozen=True)
+class _Origin:
+    """Which Python environment the local docs provider reads, and why that one."""
+
+    interpreter: str
+    reason: str
+    fallback: bool = False
+    """True: no project environment was found; tether's own is read instead."""
+
+
 async def site_packages(workspace: Path, config: TetherConfig) -> list[Finding]:
     try:
         from tether.kb.environment import find_site_packages, installed_versions
     except ImportError as error:
         return [Finding("local docs", WARNING, f"not available in this build: {error}")]
 
-    def scan() -> tuple[list[Path], int]:
+    def scan() -> tuple[list[Path], int, _Origin]:
         found = find_site_packages(workspace, config.interpreter)
-        return found, len(installed_versions(found))
+        return found, len(installed_versions(found)), _site_origin(workspace, config, found)
 
-    found, count = await in_thread(scan)
-    origin = _site_origin(workspace, config, found)
+    found, count, origin = await in_thread(scan)
+    fix = (
+        "create the project's .venv in the workspace, activate its environment, or set "
+        "`interpreter` in .tether/config.toml"
+    )
+    interpreter = Finding(
+        "interpreter",
+        WARNING if origin.fallback else OK,
+        f"{origin.interpreter} ({origin.reason})",
+        fix if origin.fallback else "",
+    )
     if not found:
-        return [
-            Finding(
-                "site-packages",
-                WARNING,
-                f"none found ({origin})",
-                "create the project's .venv, or set `interpreter` in .tether/config.toml",
-            )
-        ]
+        return [interpreter, Finding("site-packages", WARNING, "none found", fix)]
     shown = ", ".join(str(path) for path in found[:2]) + (" …" if len(found) > 2 else "")
-    detail = f"{shown} ({count} packages; {origin})"
-    if origin.startswith("tether's own"):
-        return [
-            Finding(
-                "site-packages",
-                WARNING,
-                detail,
-                "no project environment found: create .venv in the workspace, activate it, "
-                "or set `interpreter` in .tether/config.toml",
-            )
-        ]
-    return [Finding("site-packages", OK, detail)]
+    return [interpreter, Finding("site-packages", OK, f"{shown} ({count} packages)")]
 
 
-def _site_origin(workspace: Path, config: TetherConfig, found: list[Path]) -> str:
+def _site_origin(workspace: Path, config: TetherConfig, found: list[Path]) -> _Origin:
     first = found[0] if found else None
 
     def under(folder: Path) -> bool:
         return first is not None and first.is_relative_to(folder.resolve())
 
+    def venv_python(folder: Path) -> str:
+        for candidate in (folder / "bin" / "python", folder / "Scripts" / "python.exe"):
+            if candidate.exists():
+                return str(candidate)
+        return str(folder)
+
     for name in (".venv", "venv"):
         if under(workspace / name):
-            return f"the workspace's {name}"
+            return _Origin(venv_python(workspace / name), f"the workspace's {name}")
     virtual_env = os.environ.get("VIRTUAL_ENV")
     if virtual_env and under(Path(virtual_env)):
-        return f"$VIRTUAL_ENV {virtual_env}"
+        return _Origin(venv_python(Path(virtual_env)), "$VIRTUAL_ENV")
     if config.interpreter:
-        return f"interpreter {config.interpreter}"
-    return f"tether's own interpreter {sys.executable}"
+        return _Origin(config.interpreter, "`interpreter` in .tether/config.toml")
+    return _Origin(sys.executable, "no project environment found: tether's own", fallback=True)
 
 
 # -- the docs cache -------------------------------------------------------------------------
