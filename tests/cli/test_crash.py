@@ -129,7 +129,7 @@ async def test_sigkill_at_random_points_then_resume_never_repeats_finished_steps
 
 
 async def test_two_resumes_at_once_exactly_one_proceeds(ws: Workspace) -> None:
-    ws.write("pair", step("a") + step("b", 2.0, ("a",)))
+    ws.write("pair", step("a") + step("b", 3.0, ("a",)))
     first = ws.tether("run", "pair", "--budget", "0.3s")
     assert first.returncode == 3
     run_id = last_line(first.stdout).split()[2]
@@ -151,7 +151,7 @@ async def test_two_resumes_at_once_exactly_one_proceeds(ws: Workspace) -> None:
     assert error.strip() == (
         f"tether: error: run {run_id} is running in process {winner_pid}; not resuming it twice"
     )
-    assert loser_took < results[winner][3] and loser_took < 1.9, "refused at once, no wait"
+    assert loser_took < results[winner][3] and loser_took < 2.5, "refused at once, no wait"
     assert ws.count("start a") == 1 and ws.count("done b") == 1
 
 
@@ -159,14 +159,14 @@ async def test_budget_pauses_with_cleanup_and_resume_finishes_without_repeats(
     ws: Workspace,
 ) -> None:
     ws.write("work", step("a", 0.2) + step("b", 1.4, ("a",)) + step("c", 1.4, ("b",)))
-    started = time.monotonic()
     runner = await Runner.start(ws, "run", "work", "--budget", "0.5s")
     code, output, _ = await runner.finish()
-    took = time.monotonic() - started
     assert code == 3, output
     run_id = re.search(r"run (\S+) started", output)[1]  # type: ignore[index]
     assert last_line(output) == f"tether resume {run_id} --budget 0.5s"
-    assert took < 2.5, "paused at the budget, long before 3s of work"
+    paused = replay(ws.runs_dir() / run_id / "events.jsonl", run_id)
+    assert paused.status == "paused" and paused.reason == "budget"
+    assert paused.active_ms < 1500, "paused at the budget, long before 3s of work"
     assert ws.count("cleanup b") == 1 and ws.count("done a") == 1 and ws.count("start c") == 0
 
     code, output, errors = await (await Runner.start(ws, "resume", run_id)).finish()
