@@ -441,3 +441,16 @@ async def test_active_time_of_a_crashed_invocation_still_counts(ws: Workspace) -
     assert time.monotonic() - clock < 1.5, "only the 0.5 s the crash left of the timeout"
     assert 2450 <= state.active_ms <= 3500
     assert load_run(ws.root, run_id)[0].active_ms == state.active_ms, "the total is journaled"
+
+
+async def test_succeeded_run_with_an_edited_workflow(ws: Workspace) -> None:
+    ws.write(step("a") + step("b", needs=("a",)))
+    first = ws.new()
+    await first.run()
+    ws.write(step("a") + step("b", needs=("a",), extra=', edited = "yes"'))
+    unforced = ws.resume(first.run_id)
+    assert unforced.already_succeeded, "nothing to resume: no refusal, nothing runs"
+    await unforced.run()
+    forced = await ws.resume(first.run_id, force=True).run()
+    assert forced.status is RunStatus.SUCCEEDED
+    assert ws.count("start a") == 1 and ws.count("start b") == 2

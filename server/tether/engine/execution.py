@@ -123,7 +123,9 @@ class Execution:
                 spec = resolve_workflow(state.workflow, workspace, kinds)
             except WorkflowError as error:
                 raise ResumeRefused(f"cannot resume {run_id}: {error}") from error
-            rerun = _changed_finished_steps(state, spec, force)
+            succeeded = state.status is RunStatus.SUCCEEDED
+            # A succeeded run has nothing to resume, edited workflow or not, unless forced.
+            rerun = [] if succeeded and not force else _changed_finished_steps(state, spec, force)
             chosen = {
                 choose_waiting_step(state, step): value for step, value in (results or {}).items()
             }
@@ -138,7 +140,7 @@ class Execution:
         except BaseException:
             lock.release()
             raise
-        execution.already_succeeded = state.status is RunStatus.SUCCEEDED and not rerun
+        execution.already_succeeded = succeeded and not rerun
         return execution
 
     @classmethod
