@@ -23,6 +23,7 @@ from tether.kb.providers.base import (
     check_library_name,
 )
 from tether.kb.providers.local import LocalProvider
+from tether.kb.providers.local_node import exported_names
 from tether.kb.providers.readme import clean_readme
 
 REPO = Path(__file__).resolve().parents[2]
@@ -391,4 +392,11 @@ def test_readme_cleaning_never_fails_and_respects_its_cap(text: str, kind: str |
 def test_hostile_readme_markup_costs_linear_time(unit: str) -> None:
     started = time.perf_counter()
     clean_readme(unit * 100_000, "text/markdown")
+    assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize("unit", ["\n", " \n", "export ", "export {", "export function a("])
+def test_hostile_declarations_cost_linear_time(unit: str) -> None:
+    started = time.perf_counter()
+    exported_names(unit * 100_000)
     assert time.perf_counter() - started < 1.0

@@ -27,12 +27,12 @@ README_BYTES_LIMIT = 400_000
 
 _README_NAMES = ("README.md", "readme.md", "Readme.md", "README.markdown", "README", "README.txt")
 _EXPORT_DECLARATION = re.compile(
-    r"^\s*export\s+(?:declare\s+)?(?:default\s+)?(?:abstract\s+)?"
-    r"(function|class|interface|type|const|let|var|enum|namespace)\s+([A-Za-z_$][\w$]*)"
-    r"([^\n{;=]*)",
+    r"^[ \t]*export[ \t]+(?:declare[ \t]+)?(?:default[ \t]+)?(?:abstract[ \t]+)?"
+    r"(function|class|interface|type|const|let|var|enum|namespace)[ \t]+([A-Za-z_$][\w$]*)"
+    r"([^\n{;=]{0,400})",
     re.MULTILINE,
 )
-_EXPORT_LIST = re.compile(r"^\s*export\s+(?:type\s+)?\{([^}]*)\}", re.MULTILINE)
+_EXPORT_LIST = re.compile(r"^[ \t]*export[ \t]+(?:type[ \t]+)?\{([^{}]{0,5000})\}", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
