@@ -99,7 +99,7 @@ def github_library_id(url: str | None) -> str | None:
     """ "/owner/repo" from a GitHub repository URL in any common spelling, else None."""
     if not url:
         return None
-    text = url.strip()
+    text = url.strip()[:500]  # real repository URLs are short; bounds the pattern's work
     match = _GITHUB_URL.search(text) or _GITHUB_SHORTHAND.match(text)
     if match is None:
         return None
