@@ -12,6 +12,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tether.kb.cache_location import CACHE_DIR_ENV
 from tether.kb.disk_tier import DiskTier
@@ -417,3 +419,28 @@ async def test_aget_and_aset_round_trip_and_never_block_on_a_held_lock(tmp_path:
         with DocsStore(tmp_path) as reader:
             entry = await reader.aget(key)
         assert entry is not None and entry.content == "v19"
+
+
+# -- fuzz ---------------------------------------------------------------------------------
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary() | _json_values.map(orjson.dumps))
+def test_from_bytes_raises_only_value_error(data: bytes) -> None:
+    try:
+        CacheEntry.from_bytes(data)
+    except ValueError:
+        pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.text(), st.text(), st.text(), st.text()), max_size=20))
+def test_key_strings_are_injective(parts: list[tuple[str, str, str, str]]) -> None:
+    strings = {CacheKey(*part).as_string() for part in parts}
+    assert len(strings) == len(set(parts))
