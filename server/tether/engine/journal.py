@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
@@ -51,6 +52,8 @@ _PAYLOAD_FIELDS: dict[EventType, tuple[str, ...]] = {
 _BOUNDARIES = frozenset({EventType.STEP_FINISHED, EventType.RUN_PAUSED, EventType.RUN_FINISHED})
 _ARTIFACT_REF = re.compile(r"^artifacts/[0-9]{1,12}-[a-z]{1,16}\.json$")
 _fdatasync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
+SYNC_WAIT_LIMIT = 10.0
+"""Seconds close() waits for the final fsync before giving up on it (logged)."""
 
 
 class Durability(StrEnum):
@@ -175,20 +178,31 @@ class _Syncer:
         with self._condition:
             self._artifacts.append(path)
 
-    def flush(self) -> None:
+    def flush(self, limit: float = SYNC_WAIT_LIMIT) -> bool:
+        """Sync everything written so far; False if that took longer than `limit`."""
+        deadline = time.monotonic() + limit
         with self._condition:
             self._requested += 1
             target = self._requested
             self._condition.notify_all()
             while self._done < target and self._thread.is_alive():
-                self._condition.wait(0.5)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._condition.wait(min(left, 0.5))
+        return True
 
     def close(self) -> None:
-        self.flush()
+        synced = self.flush()
         with self._condition:
             self._closing = True
             self._condition.notify_all()
-        self._thread.join()
+        if synced:
+            self._thread.join()
+        else:
+            # A disk that does not answer must not hang the process: the data is with the
+            # kernel, and the (daemon) thread finishes the sync if it ever can.
+            logger.error("%s: fsync did not finish within %gs", self._path, SYNC_WAIT_LIMIT)
 
     def _work(self) -> None:
         while True:
