@@ -79,6 +79,16 @@ kind = "command"
 run = ["sleep", "1.6"]
 """
 
+NOISY = """
+name = "noisy"
+description = "writes to stdout every way it can"
+
+[[steps]]
+id = "noise"
+kind = "python"
+call = "fixture_steps:make_noise"
+"""
+
 # Stands in for the built-in pre-warm (a project file overrides a built-in by name): it
 # records what it was asked for and emits the docs step's per-library items.
 PREWARM = """
@@ -107,6 +117,20 @@ async def guarded_wait(ctx):
     return {}
 
 
+def make_noise(ctx):
+    import logging
+    import os
+    import subprocess
+    import sys
+
+    print("noise from print")
+    sys.stdout.flush()
+    os.write(1, b"noise on fd 1\\n")
+    subprocess.run(["echo", "noise from a child"], check=True)
+    logging.getLogger().warning("noise from the root logger")
+    return {"noisy": True}
+
+
 def fake_prewarm(ctx):
     libraries = [name for name in ctx.inputs["libraries"].split(",") if name]
     with open(ctx.workspace / "prewarm-calls.txt", "a") as calls:
@@ -129,6 +153,7 @@ def make_workspace(root: Path, *, config: str | None = None) -> Path:
         "pausable": PAUSABLE,
         "prewarm": PREWARM,
         "nap": NAP,
+        "noisy": NOISY,
     }.items():
         (workflows / f"{name}.toml").write_text(textwrap.dedent(text))
     (root / "fixture_steps.py").write_text(STEPS)
@@ -151,6 +176,22 @@ def env(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture(params=["vscode", "neovim"])
 def client_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["vscode", "neovim"])
+async def shared_client(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[TestClient]:
+    """One server per client kind for a whole module, in its own workspace
+    (`shared_client.workspace`): for tests whose runs do not get in each other's way."""
+    tmp = tmp_path_factory.mktemp(f"shared-{request.param}")
+    workspace = make_workspace(tmp / "ws")
+    started = await start_server(
+        workspace, server_env(tmp), capabilities(request.param), {"prewarm": {"onStart": False}}
+    )
+    started.workspace = workspace
+    yield started
+    await stop_server(started)
 
 
 @pytest_asyncio.fixture

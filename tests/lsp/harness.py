@@ -43,6 +43,8 @@ class TestClient(LanguageClient):
         self.registrations: list[types.RegistrationParams] = []
         self._changed = asyncio.Event()
         self.refuse_registration = False
+        self.workspace = Path()
+        """The server's workspace (set by the fixtures that start it)."""
 
     def record(self, method: str, params: Any) -> None:
         self.received.append((method, params))
@@ -165,6 +167,7 @@ async def start_server(
     prepare: Callable[[TestClient], None] | None = None,
 ) -> TestClient:
     client = make_client()
+    client.workspace = workspace
     if prepare is not None:
         prepare(client)
     await client.start_io(sys.executable, "-m", "tether", "serve", env=env, cwd=str(workspace))

@@ -3,35 +3,23 @@ stays up and answers the next request."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from tests.lsp.conftest import make_workspace
-from tests.lsp.harness import TestClient, capabilities, server_env, start_server, stop_server
+from tests.lsp.harness import TestClient
 
-# One server per client kind for the whole module: these requests change nothing.
+# One server per client kind for the module (see conftest.shared_client).
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["vscode", "neovim"])
-async def client(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[TestClient]:
-    tmp = tmp_path_factory.mktemp(f"arguments-{request.param}")
-    workspace = make_workspace(tmp / "ws")
-    started = await start_server(
-        workspace, server_env(tmp), capabilities(request.param), {"prewarm": {"onStart": False}}
-    )
-    yield started
-    await stop_server(started)
-
-
 INVALID_PARAMS = -32602
+
+
+@pytest.fixture
+def client(shared_client: TestClient) -> TestClient:
+    return shared_client
+
 
 CASES: list[tuple[str, list[Any], str]] = [
     ("tether.run", [], "tether.run: 'workflow' is required"),

@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import pytest
+
 from tests.lsp.harness import TestClient
+
+# One server per client kind for the module (see conftest.shared_client).
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest.fixture
+def client(shared_client: TestClient) -> TestClient:
+    return shared_client
+
+
+@pytest.fixture
+def workspace(shared_client: TestClient) -> Path:
+    return shared_client.workspace
 
 
 async def test_workflows_lists_project_and_builtin(client: TestClient) -> None:
@@ -90,3 +106,24 @@ async def test_config_reports_the_effective_settings(client: TestClient) -> None
     assert config["prewarm"]["onStart"] is False  # from initializationOptions
     assert config["docs"]["offline"] is True  # from .tether/config.toml
     assert config["progressInterval"] == 5.0
+
+
+async def test_nothing_but_protocol_reaches_stdout(
+    client: TestClient, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A step that prints, writes to fd 1 and starts a child that writes to its stdout:
+    all of it lands on the server's stderr (forwarded here by pytest-lsp), the client
+    still reads clean protocol, and the server answers the next request."""
+    result = await client.command("tether.run", {"workflow": "noisy"})
+    assert result["status"] == "succeeded"
+    assert result["steps"][0]["output"] == {"noisy": True}
+    expected = ("noise from print", "noise on fd 1", "noise from a child")
+    stderr = ""
+    for _ in range(100):
+        stderr += capfd.readouterr().err
+        if all(noise in stderr for noise in expected):
+            break
+        await asyncio.sleep(0.05)
+    assert all(noise in stderr for noise in expected), stderr
+    assert client.error is None
+    assert (await client.command("tether.config", {}))["logLevel"] == "info"
