@@ -196,15 +196,30 @@ async def test_401_says_the_key_was_rejected_and_is_not_retried() -> None:
     assert fake.count() == 1
 
 
-async def test_404_for_an_unknown_library_id_is_not_found() -> None:
+async def test_404_for_the_own_repository_id_falls_back_to_a_name_matched_search() -> None:
+    async with FakeContext7() as fake:
+        provider = make_provider(fake, repository="https://github.com/not-indexed/requests")
+        try:
+            result = await provider.fetch("requests", None, "sessions", timeout=5)
+        finally:
+            await provider.aclose()
+    assert result is not None and result.meta["library_id"] == "/psf/requests"
+    assert [request.path.rsplit("/", 1)[-1] for request in fake.requests] == [
+        "context",
+        "search",
+        "context",
+    ]
+
+
+async def test_404_and_no_search_hit_is_not_found() -> None:
     async with FakeContext7() as fake:
         provider = make_provider(fake, repository="https://github.com/nobody/nothing")
         try:
-            with pytest.raises(ProviderNotFound, match=r"404.*not found"):
+            with pytest.raises(ProviderNotFound, match=r"search for 'nothing': not found \(404"):
                 await provider.fetch("nothing", None, "", timeout=5)
         finally:
             await provider.aclose()
-    assert fake.count() == 1
+    assert (fake.count("context"), fake.count("search")) == (1, 1)
 
 
 @pytest.mark.parametrize("repository", [None, "https://github.com/fake/widget"])

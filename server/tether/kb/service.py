@@ -235,9 +235,11 @@ class DocsService:
         return True
 
     async def settle(self) -> None:
-        """Wait for background refreshes started so far (tests, and orderly shutdown)."""
-        while self._background:
-            await asyncio.gather(*list(self._background), return_exceptions=True)
+        """Wait for background refreshes and in-flight fetches (each bounded by its own
+        timeout), e.g. before a short-lived process exits."""
+        while self._background or self._inflight:
+            pending = [*self._background, *self._inflight.values()]
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def aclose(self) -> None:
         tasks = list(self._background) + list(self._inflight.values())

@@ -62,6 +62,10 @@ _LIBRARY_ID = re.compile(r"^/[A-Za-z0-9._~-]+/[A-Za-z0-9._~-]+(?:/[A-Za-z0-9._~-
 _EMPTY_ANSWERS = {"", "no content available", "no context data available"}
 
 
+class LibraryUnknown(ProviderNotFound):
+    """Context7 answered 404/422 for a library id (as opposed to an empty answer)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Context7Settings:
     base_url: str = DEFAULT_BASE_URL
@@ -164,31 +168,44 @@ class Context7Provider:
     ) -> ProviderResult | None:
         deadline = time.monotonic() + timeout
         question = query.strip() or f"{library} overview and main API"
-        library_id, resolved_by, versions = await self._library_id(library, question, deadline)
+        own = None
+        if self.repository_finder is not None:
+            own = github_library_id(await self.repository_finder(library))
+        if own is not None:
+            try:
+                text, final_id = await self._context(own, question, deadline)
+                return self._result(library, version, text, final_id, "repository")
+            except LibraryUnknown as error:
+                # Context7 may index the project under another id (a docs site, a fork):
+                # a search is still safe because only a hit named like the package counts.
+                logger.info("context7: %s; searching by name instead", error.message)
+        library_id, versions = await self._search_named(library, question, deadline)
         tagged_id = _with_version(library_id, version, versions)
         text, final_id = await self._context(tagged_id, question, deadline)
+        return self._result(library, version, text, final_id, "search")
+
+    def _result(
+        self, library: str, version: str | None, text: str, library_id: str, resolved_by: str
+    ) -> ProviderResult:
         return ProviderResult(
             content=text,
             provider=self.name,
             library=canonicalize_name(library),
             version=version,
-            meta={"library_id": final_id, "resolved_by": resolved_by},
+            meta={"library_id": library_id, "resolved_by": resolved_by},
         )
 
-    async def _library_id(
+    async def _search_named(
         self, library: str, question: str, deadline: float
-    ) -> tuple[str, str, tuple[str, ...]]:
-        if self.repository_finder is not None:
-            own = github_library_id(await self.repository_finder(library))
-            if own is not None:
-                return own, "repository", ()
+    ) -> tuple[str, tuple[str, ...]]:
+        """The id of the search hit named like `library`; never just the first hit."""
         hits = await self._search(library, question, deadline)
         for hit in hits:
             # Title, or the repository part of the id ("/pallets/flask" for "flask").
             if names_match(library, hit.title) or names_match(
                 library, hit.library_id.rsplit("/", 1)[-1]
             ):
-                return hit.library_id, "search", hit.versions
+                return hit.library_id, hit.versions
         if not hits:
             raise ProviderNotFound(self.name, f"no library named {library!r} in Context7")
         shown = ", ".join(f"{hit.library_id} ({hit.title})" for hit in hits[:3])
@@ -295,7 +312,7 @@ class Context7Provider:
                 self.name, f"{what}: Context7 is still processing this library; try again later"
             )
         if status in (404, 422):
-            raise ProviderNotFound(self.name, f"{what}: not found ({status}{detail})")
+            raise LibraryUnknown(self.name, f"{what}: not found ({status}{detail})")
         raise ProviderBadResponse(self.name, f"{what}: unexpected status {status}{detail}")
 
     async def _get(self, path: str, params: dict[str, str], deadline: float) -> httpx.Response:
