@@ -275,11 +275,13 @@ async def test_breaker_refuses_the_fourth_call_in_under_a_millisecond_then_probe
                 with pytest.raises(ProviderUnavailable):
                     await guarded_fetch(provider, breaker, "widget", None, "", timeout=2)
             assert breaker.state is BreakerState.OPEN
-            started = time.perf_counter()
-            with pytest.raises(ProviderBlocked, match="blocked: circuit open"):
-                await guarded_fetch(provider, breaker, "widget", None, "", timeout=2)
-            refused_in = time.perf_counter() - started
-            assert fake.count() == 3  # the refused call never left the process
+            refusals: list[float] = []
+            for _ in range(5):  # the 4th call and the next ones: median, so that one
+                started = time.perf_counter()  # preemption on a busy runner cannot fail it
+                with pytest.raises(ProviderBlocked, match="blocked: circuit open"):
+                    await guarded_fetch(provider, breaker, "widget", None, "", timeout=2)
+                refusals.append(time.perf_counter() - started)
+            assert fake.count() == 3  # refused calls never left the process
 
             now[0] += 30.0  # reset_after: one half-open probe may go out
             fake.mode = "normal"
@@ -287,7 +289,7 @@ async def test_breaker_refuses_the_fourth_call_in_under_a_millisecond_then_probe
             result = await guarded_fetch(provider, breaker, "widget", None, "", timeout=2)
         finally:
             await provider.aclose()
-    assert refused_in < 0.001
+    assert sorted(refusals)[2] < 0.001
     assert result is not None
     assert breaker.state is BreakerState.CLOSED
     assert fake.count() == 4
