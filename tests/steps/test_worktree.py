@@ -177,6 +177,28 @@ async def test_snapshot_holds_uncommitted_changes_and_leaves_the_repository_alon
     assert registered_worktrees(repo) == [str(repo.resolve())]
 
 
+async def test_a_workspace_below_the_repository_top_runs_in_the_same_folder_of_the_snapshot(
+    repo: Path, marks: Path
+) -> None:
+    sub = repo / "pkg"
+    sub.mkdir()
+    (sub / "mod.py").write_text("x = 1\n")
+    state = await run_in(sub, isolated_step("look", "record_workspace", marks=str(marks)))
+    step = state.steps["look"]
+    assert step.status == "succeeded", step.error
+    assert Path(step.output["workspace"]).name == "pkg"
+    assert step.output["files"] == {"mod.py": "x = 1\n"}  # and no .tether from pkg/
+
+
+async def test_a_repository_without_commits_is_snapshotted_too(tmp_path: Path, marks: Path) -> None:
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    git(fresh, "init", "-q")
+    (fresh / "first.txt").write_text("not committed yet\n")
+    state = await run_in(fresh, isolated_step("look", "record_workspace", marks=str(marks)))
+    assert state.steps["look"].output["files"] == {"first.txt": "not committed yet\n"}
+
+
 async def test_a_command_step_runs_inside_the_snapshot(repo: Path) -> None:
     text = """
 [[steps]]

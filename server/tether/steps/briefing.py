@@ -11,6 +11,7 @@ agent hands over exactly what the model would have seen:
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -117,7 +118,8 @@ def files_in_scope(workspace: Path, patterns: tuple[str, ...]) -> tuple[list[str
             notes.append(f"{pattern}: outside the workspace (ignored)")
             continue
         try:
-            matches = sorted(root.glob(pattern))
+            # islice: a pattern like **/* in a big tree must not walk all of it.
+            matches = sorted(itertools.islice(root.glob(pattern), MAX_FILES_LISTED + 1))
         except (ValueError, OSError) as error:
             notes.append(f"{pattern}: {error}")
             continue
