@@ -12,7 +12,7 @@ import pytest
 from tests.fakes.context7 import FakeContext7
 from tether.engine.breaker import BreakerState, CircuitBreaker
 from tether.engine.retry import RetryPolicy
-from tether.kb.providers.base import ProviderBlocked, ProviderUnavailable
+from tether.kb.providers.base import ProviderBlocked, ProviderResult, ProviderUnavailable
 from tether.kb.providers.context7 import Context7Provider, Context7Settings
 from tether.kb.providers.guarded import guarded_fetch
 from tether.kb.providers.local import LocalProvider
@@ -261,6 +261,44 @@ async def test_a_failing_provider_falls_through_to_the_next_one(tmp_path: Path) 
             await service.aclose()
     assert result.found and result.provider == "local"
     assert result.errors and result.errors[0].startswith("context7: ")
+
+
+class UnreadableEnvironment:
+    """A local provider whose environment cannot be read (as a permission error would)."""
+
+    name = "local"
+    remote = False
+
+    async def installed_version(self, library: str) -> str | None:
+        raise PermissionError(13, "Permission denied", "/project/.venv")
+
+    async def fetch(
+        self, library: str, version: str | None, query: str, *, timeout: float
+    ) -> ProviderResult | None:
+        raise PermissionError(13, "Permission denied", "/project/.venv")
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_an_unreadable_environment_is_reported_and_the_lookup_goes_on(
+    tmp_path: Path,
+) -> None:
+    async with FakeContext7() as fake:
+        service = DocsService(
+            DocsStore(tmp_path / "cache"),
+            [UnreadableEnvironment(), context7_for(fake)],
+            lookup_timeout=3,
+        )
+        try:
+            result = await service.lookup("widget")
+        finally:
+            await service.aclose()
+    assert result.found and result.provider == "context7"
+    assert result.errors == [
+        "local: cannot read the installed packages: PermissionError: "
+        "[Errno 13] Permission denied: '/project/.venv'"
+    ]
 
 
 async def test_breaker_refuses_the_fourth_call_in_under_a_millisecond_then_probes(

@@ -175,7 +175,8 @@ class DocsService:
         fallback: tuple[CacheEntry, str] | None = None
         for provider in self.providers:
             if not provider.remote and version is None and resolved is None:
-                errors.append(f"{provider.name}: {name} is not installed in this project")
+                if not any(error.startswith(f"{provider.name}: ") for error in errors):
+                    errors.append(f"{provider.name}: {name} is not installed in this project")
                 continue
             key = self._key(provider, request)
             if not refresh or offline:
@@ -263,6 +264,13 @@ class DocsService:
             except TimeoutError:
                 errors.append(f"{provider.name}: finding the installed version timed out")
                 return None
+            except Exception as error:  # unreadable environment: report it, keep looking up
+                logger.exception("%s: cannot tell which %s is installed", provider.name, name)
+                errors.append(
+                    f"{provider.name}: cannot read the installed packages: "
+                    f"{type(error).__name__}: {error}"
+                )
+                continue
             if installed:
                 return installed
         return None
