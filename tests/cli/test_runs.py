@@ -315,3 +315,14 @@ def test_old_runs_are_pruned_beyond_keep_but_never_live_ones(ws: Workspace) -> N
     ids.append(ws.json("run", "quick")["run_id"])
     assert [r["id"] for r in ws.json("runs")] == [ids[5], ids[4], ids[3]]
     assert sorted(path.name for path in ws.runs_dir().iterdir()) == sorted(ids[3:])
+
+
+def test_a_bad_runs_setting_is_reported_and_the_default_used(ws: Workspace) -> None:
+    ws.write("quick", step("a"))
+    (ws.root / ".tether" / "config.toml").write_text('[runs]\ndurability = "sometimes"\n')
+    done = ws.tether("run", "quick")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        f"tether: warning: {ws.root / '.tether' / 'config.toml'}.runs.durability: "
+        "'sometimes' is not one of none, step, every-event; using the default 'step'"
+    ]
