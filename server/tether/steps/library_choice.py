@@ -90,7 +90,11 @@ def choose_libraries(workspace: Path, prompt: str, files: list[str], limit: int)
     if chosen:
         choice.reason = "named in the prompt or imported by the files it names"
     else:
-        chosen = [dep.name for dep in dependencies if dep.group == MAIN]
+        # Only direct ones, unless there are none: an empty list would make the docs
+        # kind look up every dependency, uncapped.
+        chosen = [dep.name for dep in dependencies if dep.group == MAIN] or [
+            dep.name for dep in dependencies
+        ]
         choice.reason = "nothing named or imported: every direct dependency"
     if len(chosen) > limit:
         choice.reason += f" (first {limit} of {len(chosen)})"
