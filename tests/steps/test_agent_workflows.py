@@ -138,3 +138,10 @@ async def test_context_picks_the_dependency_a_prompt_names_and_writes_a_pack(
     assert state.steps["pick"].output["mentioned"] == ["click"]
     pack = Path(state.steps["docs"].output["pack"])
     assert "click" in pack.read_text().lower()
+
+
+async def test_review_refuses_a_base_that_is_not_a_revision(project: Path) -> None:
+    git(project, "init", "-q", "-b", "main")
+    state = await start(project, "review", base="--output=/tmp/x")
+    assert state.status == "failed"
+    assert "is not a revision" in (state.steps["diff"].error or "")
