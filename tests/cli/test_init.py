@@ -190,3 +190,23 @@ def test_this_repository_has_the_pack_exactly_as_init_installs_it(tmp_path: Path
         assert installed == ours, f"{folder}/ differs from `tether init`: run it in the repo"
     section = (tmp_path / "AGENTS.md").read_text()
     assert section in (REPO / "AGENTS.md").read_text()
+
+
+def test_files_that_match_are_adopted_into_a_lost_manifest(tmp_path: Path) -> None:
+    assert run_init(tmp_path).exit_code == 0
+    (tmp_path / MANIFEST_PATH).unlink()
+    result = run_init(tmp_path)
+    assert result.stdout.splitlines()[-2:] == [
+        "note: recorded the installed files in .tether/pack-manifest.json",
+        f"tether init: nothing to write, the pack is already installed "
+        f"({len(ALL_TARGETS)} unchanged)",
+    ]
+    recorded = json.loads((tmp_path / MANIFEST_PATH).read_text())["files"]
+    assert sorted(recorded) == ALL_TARGETS
+
+
+def test_init_in_this_repository_is_a_no_op() -> None:
+    report = install_pack(REPO, ["claude", "cursor"], dry_run=True)
+    assert {outcome.action for outcome in report.outcomes} == {"unchanged"}
+    recorded = json.loads((REPO / MANIFEST_PATH).read_text())["files"]
+    assert sorted(recorded) == ALL_TARGETS

@@ -54,7 +54,7 @@ def init(claude: bool, cursor: bool, force: bool, as_json: bool, directory: str)
 
 def report_lines(report: InstallReport) -> list[str]:
     """One line per file, then notes, then a one-line verdict."""
-    from tether.pack.install import CREATED, KEPT, OVERWRITTEN, UNCHANGED, UPDATED
+    from tether.pack.install import CREATED, KEPT, MANIFEST_PATH, OVERWRITTEN, UNCHANGED, UPDATED
 
     lines = []
     for outcome in report.outcomes:
@@ -66,6 +66,8 @@ def report_lines(report: InstallReport) -> list[str]:
             line += f" ({outcome.detail})"
         lines.append(line)
     lines += [f"note: {note}" for note in report.notes]
+    if report.manifest_written and not report.wrote:
+        lines.append(f"note: recorded the installed files in {MANIFEST_PATH}")
     counts = [
         f"{report.count(action)} {action}"
         for action in (CREATED, UPDATED, OVERWRITTEN, UNCHANGED, KEPT, "failed")

@@ -68,6 +68,7 @@ class InstallReport:
     outcomes: list[Outcome] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     """Things worth saying that concern no single file (an unreadable manifest)."""
+    manifest_written: bool = False
 
     @property
     def wrote(self) -> bool:
@@ -86,6 +87,7 @@ class InstallReport:
             "wrote": self.wrote,
             "files": [outcome.to_json() for outcome in self.outcomes],
             "notes": list(self.notes),
+            "manifest_written": self.manifest_written,
         }
 
 
@@ -114,6 +116,7 @@ def install_pack(
     if not dry_run and updated != recorded:
         try:
             _write_manifest(workspace, updated)
+            report.manifest_written = True
         except OSError as error:
             logger.warning("cannot write %s: %s", workspace / MANIFEST_PATH, error)
             report.notes.append(
