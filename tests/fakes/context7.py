@@ -11,13 +11,13 @@ text/plain snippets. Errors are JSON `{"error": code, "message": text}`; a 301 a
 Modes: normal, slow, stall, rate_limited (429 + Retry-After for the first `burst`
 requests), server_error (500 for the first `burst` requests), accepted (202), redirect
 (301 for ids in `redirects`, once), unauthorized (401), garbage (200 with binary junk),
-empty (200 with an empty body).
+empty (200 with an empty body), huge (3 MB answers, streamed).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,7 @@ MODES = (
     "unauthorized",
     "garbage",
     "empty",
+    "huge",
 )
 
 GARBAGE = bytes(range(256)) * 4
@@ -161,6 +162,8 @@ class FakeContext7:
             return _error(500, "internal_error", "An error occurred while processing your request")
         if self.mode == "garbage":
             return Response(200, GARBAGE, {"content-type": "application/json"})
+        if self.mode == "huge":
+            return Response(200, _huge_body(request.path), {"content-type": "text/plain"})
         if self.mode == "empty":
             return Response(200, b"", {"content-type": "text/plain; charset=utf-8"})
         if request.path == "/api/v2/libs/search":
@@ -213,3 +216,14 @@ class FakeContext7:
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     return Response.json({"error": code, "message": message}, status=status, headers=headers)
+
+
+async def _huge_body(path: str) -> AsyncIterator[bytes]:
+    """3 MB in chunks: a JSON array that never ends, or lines of docs text."""
+    if "search" in path:
+        yield b'{"results": ['
+        chunk = b'{"id": "/x/y", "title": "y"},' * 2000
+    else:
+        chunk = b"doc line\n" * 7000
+    for _ in range(3_000_000 // len(chunk) + 1):
+        yield chunk

@@ -245,6 +245,22 @@ async def test_empty_200_for_docs_is_not_found() -> None:
     assert fake.count() == 1
 
 
+async def test_huge_answers_are_cut_for_docs_and_refused_for_json() -> None:
+    async with FakeContext7("huge") as fake:
+        provider = make_provider(fake, repository="https://github.com/fake/widget")
+        search = make_provider(fake)
+        try:
+            result = await provider.fetch("widget", None, "", timeout=10)
+            with pytest.raises(ProviderBadResponse, match="more than 2000000 bytes of JSON"):
+                await search.fetch("widget", None, "", timeout=10)
+        finally:
+            await provider.aclose()
+            await search.aclose()
+    assert result is not None
+    assert 1_900_000 < len(result.content) <= 2_000_000
+    assert result.content.endswith("doc line")
+
+
 async def test_stalled_server_ends_at_the_timeout_with_a_clear_error() -> None:
     async with FakeContext7("stall") as fake:
         provider = make_provider(fake, repository="https://github.com/fake/widget", attempts=1)

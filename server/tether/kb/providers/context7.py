@@ -43,8 +43,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://context7.com"
 URL_ENV = "CONTEXT7_API_URL"
 KEY_ENV = "CONTEXT7_API_KEY"
-MAX_DOCS_BYTES = 2_000_000
-"""A context answer larger than this is cut: it would never fit a token budget anyway."""
+MAX_BODY_BYTES = 2_000_000
+"""Bytes read of any answer; a longer docs answer is cut (it would never fit a token budget
+anyway) and a longer JSON answer is refused."""
 
 RepositoryFinder = Callable[[str], Awaitable[str | None]]
 """Given a package name, its own repository URL from installed metadata (or None)."""
@@ -90,6 +91,19 @@ class Context7Settings:
         url = url.removesuffix("/api/v2").removesuffix("/api")
         key = (api_key or env.get(KEY_ENV, "") or "").strip() or None
         return cls(base_url=url, api_key=key)
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """One HTTP answer, its body read up to MAX_BODY_BYTES (a hostile server cannot make
+    us hold more)."""
+
+    path: str
+    status_code: int
+    headers: dict[str, str]
+    """Lower-cased names."""
+    content: bytes
+    truncated: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +279,7 @@ class Context7Provider:
             self._raise_for_status(response, f"docs for {current}")
         raise AssertionError("unreachable")  # the loop returns or raises
 
-    def _redirect_target(self, response: httpx.Response, current: str) -> str:
+    def _redirect_target(self, response: _Answer, current: str) -> str:
         payload = _json_body(response, allow_garbage=True)
         target = payload.get("redirectUrl") if isinstance(payload, dict) else None
         if not isinstance(target, str) or not _LIBRARY_ID.match(target):
@@ -274,8 +288,10 @@ class Context7Provider:
             )
         return target
 
-    def _docs_text(self, response: httpx.Response, library_id: str) -> str:
-        content = response.content[:MAX_DOCS_BYTES]
+    def _docs_text(self, response: _Answer, library_id: str) -> str:
+        content = response.content
+        if response.truncated:
+            content = content[: content.rfind(b"\n") + 1] or content  # whole lines only
         content_type = response.headers.get("content-type", "").lower()
         try:
             text = content.decode("utf-8")
@@ -295,7 +311,7 @@ class Context7Provider:
             )
         return text.strip()
 
-    def _raise_for_status(self, response: httpx.Response, what: str) -> None:
+    def _raise_for_status(self, response: _Answer, what: str) -> None:
         status = response.status_code
         detail = _error_detail(response)
         if status == 401:
@@ -315,7 +331,7 @@ class Context7Provider:
             raise LibraryUnknown(self.name, f"{what}: not found ({status}{detail})")
         raise ProviderBadResponse(self.name, f"{what}: unexpected status {status}{detail}")
 
-    async def _get(self, path: str, params: dict[str, str], deadline: float) -> httpx.Response:
+    async def _get(self, path: str, params: dict[str, str], deadline: float) -> _Answer:
         """GET with retries on 429, 5xx and network errors, never past `deadline`."""
         import httpx
 
@@ -332,7 +348,7 @@ class Context7Provider:
                 raise ProviderUnavailable(self.name, f"{path}: no time left for attempt {attempt}")
             retry_after: float | None = None
             try:
-                response = await client.get(url, params=params, headers=headers, timeout=remaining)
+                response = await self._read(client, path, url, params, headers, remaining)
             except httpx.TimeoutException:
                 failure = f"{path}: no answer within {remaining:.1f}s"
             except httpx.HTTPError as error:
@@ -365,6 +381,33 @@ class Context7Provider:
             logger.info("context7: %s; retrying in %.2fs", failure, delay)
             await asyncio.sleep(delay)
 
+    @staticmethod
+    async def _read(
+        client: httpx.AsyncClient,
+        path: str,
+        url: str,
+        params: dict[str, str],
+        headers: dict[str, str],
+        timeout: float,
+    ) -> _Answer:
+        body = bytearray()
+        truncated = False
+        async with client.stream(
+            "GET", url, params=params, headers=headers, timeout=timeout
+        ) as response:
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_BODY_BYTES:
+                    truncated = True
+                    break
+            return _Answer(
+                path=path,
+                status_code=response.status_code,
+                headers={name.lower(): value for name, value in response.headers.items()},
+                content=bytes(body[:MAX_BODY_BYTES]),
+                truncated=truncated,
+            )
+
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             from tether.kb.http import create_async_client
@@ -383,7 +426,13 @@ def _with_version(library_id: str, version: str | None, versions: tuple[str, ...
     return library_id
 
 
-def _json_body(response: httpx.Response, allow_garbage: bool = False) -> Any:
+def _json_body(response: _Answer, allow_garbage: bool = False) -> Any:
+    if response.truncated and not allow_garbage:
+        raise ProviderBadResponse(
+            "context7",
+            f"{response.path} answered {response.status_code} with more than "
+            f"{MAX_BODY_BYTES} bytes of JSON; refused",
+        )
     try:
         return orjson.loads(response.content)
     except orjson.JSONDecodeError:
@@ -391,12 +440,12 @@ def _json_body(response: httpx.Response, allow_garbage: bool = False) -> Any:
             return None
         raise ProviderBadResponse(
             "context7",
-            f"{response.request.url.path} answered {response.status_code} with a body that is "
+            f"{response.path} answered {response.status_code} with a body that is "
             f"not JSON ({_preview(response.content)})",
         ) from None
 
 
-def _error_detail(response: httpx.Response) -> str:
+def _error_detail(response: _Answer) -> str:
     """ ": message" from the API's JSON error body, when it has one."""
     try:
         payload = orjson.loads(response.content)
@@ -409,7 +458,7 @@ def _error_detail(response: httpx.Response) -> str:
     return ""
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: _Answer) -> float | None:
     """Seconds from a Retry-After header (delta or HTTP date) or `retryAfterSeconds` body."""
     value = response.headers.get("retry-after")
     if value:
