@@ -112,7 +112,9 @@ from pathlib import Path
 
 async def guarded_wait(ctx):
     ctx.on_cleanup(lambda: (ctx.workspace / "cleaned").write_text(ctx.run_id))
-    (ctx.workspace / "guard.started").write_text(ctx.run_id)
+    # Written whole or not at all: tests read it as soon as it exists.
+    (ctx.workspace / "guard.tmp").write_text(ctx.run_id)
+    (ctx.workspace / "guard.tmp").replace(ctx.workspace / "guard.started")
     await asyncio.sleep(30)
     return {}
 
