@@ -378,3 +378,22 @@ async def test_a_cancel_request_stops_running_steps_with_cleanup(
     assert state.status == "cancelled"
     assert state.steps["slow"].status == "cancelled"
     assert (marks / "slow.cleanup").exists()
+
+
+async def test_a_command_that_honours_sigterm_is_not_held_for_its_whole_kill_grace(
+    run_workflow: RunWorkflow,
+) -> None:
+    # The grandchildren die on SIGTERM and may linger as zombies (re-parented to an init
+    # that does not reap); the engine must see them as gone, not wait out kill_grace.
+    outcome = await run_workflow(
+        """
+[[steps]]
+id = "tree"
+kind = "command"
+run = ["sh", "-c", "sleep 30 & sleep 30 & wait"]
+kill_grace = "5s"
+""",
+        budget=0.3,
+    )
+    assert outcome.state.status == "paused"
+    assert outcome.elapsed < 1.5, outcome.elapsed

@@ -45,7 +45,28 @@ def signal_group(pgid: int, sig: int) -> bool:
 
 
 def group_alive(pgid: int) -> bool:
-    return signal_group(pgid, 0)
+    """True while any process of the group still runs.
+
+    On Linux, zombies do not count: a killed child re-parented to an init that never reaps
+    it (as in some containers) stays a zombie forever, yet is gone for every purpose.
+    """
+    if not signal_group(pgid, 0):
+        return False
+    if sys.platform != "linux":
+        return True
+    return any(
+        _is_running_member(entry, pgid) for entry in os.scandir("/proc") if entry.name.isdigit()
+    )
+
+
+def _is_running_member(entry: os.DirEntry[str], pgid: int) -> bool:
+    try:
+        with open(f"{entry.path}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return False  # gone since the scan began
+    # After the command name: state, ppid, pgrp (proc(5)).
+    return int(fields[2]) == pgid and fields[0] != b"Z"
 
 
 def kill_group_now(pgid: int) -> None:
@@ -62,12 +83,15 @@ async def terminate_group(pgid: int, grace: float, main: asyncio.subprocess.Proc
     """
     signal_group(pgid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if main.returncode is not None and not group_alive(pgid):
+    while (remaining := deadline - time.monotonic()) > 0:
+        if main.returncode is None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(0.02, remaining)):
+                    await main.wait()
+            continue
+        if not group_alive(pgid):
             break
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(0.02):
-                await main.wait()
+        await asyncio.sleep(min(0.02, remaining))
     kill_group_now(pgid)
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(1.0):
