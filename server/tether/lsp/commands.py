@@ -141,6 +141,7 @@ class Commands(Feature):
                 self.server.kinds,
                 budget=budget,
                 force=args.get("force", False),
+                durability=self.server.runs.durability(),
             )
         except (RunIdError, RunNotFound, LockHeld, JournalError, ResumeRefused) as error:
             raise ArgumentError(f"tether.resume: {error}") from error

@@ -19,6 +19,7 @@ from tether.lsp.feature import Feature
 
 if TYPE_CHECKING:
     from tether.engine.execution import Execution
+    from tether.engine.journal import Durability
     from tether.engine.runner import StopReason
     from tether.engine.spec import WorkflowSpec
     from tether.engine.state import RunState
@@ -52,6 +53,7 @@ class LiveRuns(Feature):
         self.runs: dict[str, LiveRun] = {}
         self._listeners: list[Callable[[LiveRun], None]] = []
         self.wakeable = False
+        self._background: set[asyncio.Task[None]] = set()
         """This process handles the wake signal (lifecycle installed it)."""
 
     def on_start(self, listener: Callable[[LiveRun], None]) -> None:
@@ -64,9 +66,35 @@ class LiveRuns(Feature):
         from tether.engine.execution import Execution
 
         execution = Execution.new(
-            spec, params, self.server.workspace_root, self.server.kinds, budget=budget
+            spec,
+            params,
+            self.server.workspace_root,
+            self.server.kinds,
+            budget=budget,
+            durability=self.durability(),
         )
+        self._prune_in_background()
         return self.adopt(execution, budget)
+
+    def durability(self) -> Durability:
+        from tether.engine.journal import Durability
+
+        return Durability(self.server.settings.config.runs.durability)
+
+    def _prune_in_background(self) -> None:
+        """Keep `runs.keep` runs on disk; live runs are never pruned (their lock is held)."""
+        from tether.engine.runs import prune_runs
+
+        async def prune() -> None:
+            keep = self.server.settings.config.runs.keep
+            try:
+                await asyncio.to_thread(prune_runs, self.server.workspace_root, keep)
+            except OSError as error:
+                self.logger.warning("pruning old runs failed: %s", error)
+
+        task = asyncio.create_task(prune(), name="prune-runs")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def adopt(self, execution: Execution, budget: float | None) -> LiveRun:
         """Run an execution built elsewhere (a resume) under this server's supervision."""

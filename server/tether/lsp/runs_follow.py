@@ -3,6 +3,7 @@ in `.tether/runs/*/events.jsonl` of runs that another live process owns.
 
 File events (watchfiles) where available; otherwise adaptive polling whose interval grows
 with jittered backoff while nothing changes, resets on activity, and is capped.
+TETHER_LSP_FOLLOW=polling forces polling (file systems without change events, tests).
 """
 
 from __future__ import annotations
