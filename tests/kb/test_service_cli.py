@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from click.testing import CliRunner
 
 from tests.fakes.context7 import FakeContext7
 from tether.cli.docs_command import cache, docs
+from tether.kb.store import CacheEntry, CacheKey, DocsStore
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -222,3 +224,33 @@ async def test_config_key_variable_max_tokens_and_context7_url(
     assert fake.requests[0].headers["authorization"] == "Bearer ctx7sk-from-my-var"
     body = out.split("\n", 2)[2]
     assert len(body) <= 20 * 4 + 1
+
+
+async def test_process_serves_a_stale_entry_and_its_refresh_lands_before_exit(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    now = time.time()
+    with DocsStore(Path(env["TETHER_CACHE_DIR"])) as store:
+        store.set(
+            CacheKey.of("context7", "widget", None, "timeouts"),
+            CacheEntry(
+                content="### Widget: old docs",
+                provider="context7",
+                library="widget",
+                version="",
+                fetched_at=now - 8 * 86400,
+                fresh_until=now - 86400,  # past its TTL, before its hard expiry
+                expires_at=now + 22 * 86400,
+                meta={},
+            ),
+        )
+    async with FakeContext7() as fake:
+        env = {**env, "CONTEXT7_API_URL": fake.url}
+        code, out, err = await run_tether(env, "docs", "widget", "timeouts", "-C", str(tmp_path))
+        assert code == 0, err
+        assert "stale" in out.splitlines()[0] and "old docs" in out
+        assert fake.count("context") == 1  # refreshed in the background, before the exit
+        code, out, err = await run_tether(env, "docs", "widget", "timeouts", "-C", str(tmp_path))
+    assert code == 0
+    assert "stale" not in out.splitlines()[0] and "Widget: Timeouts" in out
+    assert fake.count("context") == 1
