@@ -61,6 +61,18 @@ async def test_search_takes_the_hit_named_like_the_package_not_the_first() -> No
     assert "authorization" not in context.headers
 
 
+async def test_a_resolved_library_id_is_reused_for_the_next_question() -> None:
+    async with FakeContext7() as fake:
+        provider = make_provider(fake)
+        try:
+            await provider.fetch("requests", None, "sessions", timeout=5)
+            again = await provider.fetch("requests", None, "timeouts", timeout=5)
+        finally:
+            await provider.aclose()
+    assert again is not None and again.meta["library_id"] == "/psf/requests"
+    assert (fake.count("search"), fake.count("context")) == (1, 2)
+
+
 async def test_no_hit_named_like_the_package_is_not_found_rather_than_a_guess() -> None:
     async with FakeContext7() as fake:
         provider = make_provider(fake)

@@ -47,6 +47,9 @@ MAX_BODY_BYTES = 2_000_000
 """Bytes read of any answer; a longer docs answer is cut (it would never fit a token budget
 anyway) and a longer JSON answer is refused."""
 
+RESOLVED_IDS_KEPT = 2_000
+"""Package name -> library id resolutions remembered per provider instance."""
+
 RepositoryFinder = Callable[[str], Awaitable[str | None]]
 """Given a package name, its own repository URL from installed metadata (or None)."""
 
@@ -168,6 +171,9 @@ class Context7Provider:
         self._client = client
         self._owns_client = client is None
         self._rng = rng
+        # Search results by package name for this provider's lifetime (a language server
+        # asks many questions about one library; only the first needs the search call).
+        self._resolved: dict[str, tuple[str, tuple[str, ...]]] = {}
 
     async def installed_version(self, library: str) -> str | None:
         return None
@@ -193,9 +199,19 @@ class Context7Provider:
                 # Context7 may index the project under another id (a docs site, a fork):
                 # a search is still safe because only a hit named like the package counts.
                 logger.info("context7: %s; searching by name instead", error.message)
-        library_id, versions = await self._search_named(library, question, deadline)
+        known = self._resolved.get(library)
+        if known is None:
+            known = await self._search_named(library, question, deadline)
+            if len(self._resolved) >= RESOLVED_IDS_KEPT:
+                self._resolved.clear()
+            self._resolved[library] = known
+        library_id, versions = known
         tagged_id = _with_version(library_id, version, versions)
-        text, final_id = await self._context(tagged_id, question, deadline)
+        try:
+            text, final_id = await self._context(tagged_id, question, deadline)
+        except LibraryUnknown:
+            self._resolved.pop(library, None)  # gone from Context7: search again next time
+            raise
         return self._result(library, version, text, final_id, "search")
 
     def _result(
