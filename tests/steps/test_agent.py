@@ -76,7 +76,7 @@ async def test_an_agent_step_waits_with_an_instruction_naming_everything_it_need
     text = instruction.read_text()
     assert "## Task\n\nImplement subtract" in text
     assert "use `calc.add` like so" in text and str(workspace / "pack.md") in text
-    assert "## Input: facts\n\nline one\nline two" in text
+    assert "## Input: facts\n\n```\nline one\nline two\n```" in text
     assert '"exit_code": 0' in text  # a non-text input is shown as JSON
     assert "- `src/a.py`\n- `src/b.py`" in text
     assert "../secrets.txt: outside the workspace (ignored)" in text

@@ -91,9 +91,10 @@ def fenced(text: str, language: str = "") -> str:
 
 
 def render_value(value: Any) -> str:
-    """Text stays text (markdown); anything else is shown as JSON."""
+    """Fenced, so that nothing an upstream step printed can pass for an instruction;
+    text as it is, anything else as JSON."""
     if isinstance(value, str):
-        return value.strip() or "(empty)"
+        return fenced(value.strip() or "(empty)")
     return fenced(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode(), "json")
 
 
