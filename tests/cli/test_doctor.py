@@ -36,6 +36,7 @@ def env(tmp_path: Path) -> dict[str, str]:
         "TETHER_CACHE_DIR": str(tmp_path / "cache"),
         "CONTEXT7_API_URL": f"http://127.0.0.1:{closed_port()}",
         "PYTHONPATH": str(REPO / "server") + os.pathsep + str(REPO),
+        "PATH": "/usr/bin:/bin",  # no tether on it unless a test says so
     }
     for name in ("CONTEXT7_API_KEY", "OPENAI_API_KEY", "VIRTUAL_ENV"):
         values.pop(name, None)
@@ -92,6 +93,14 @@ async def test_every_line_has_a_status_and_no_network_means_warnings_only(
         assert status in ("ok", "warning", "problem", "fix:"), text
     assert line(out, "tether").startswith("ok       tether             0.1.0 at ")
     assert line(out, "python").endswith(f"at {sys.executable}")
+    assert line(out, "tether on PATH").startswith("warning") and "not on PATH" in out
+
+
+async def test_the_tether_command_on_path_is_named(env: dict[str, str], workspace: Path) -> None:
+    folder = Path(sys.executable).parent
+    code, out, _ = await doctor({**env, "PATH": f"{folder}{os.pathsep}/usr/bin:/bin"}, workspace)
+    assert code == 0
+    assert line(out, "tether on PATH") == f"ok       tether on PATH     {folder / 'tether'}"
     context7 = line(out, "context7")
     assert context7.startswith("warning") and "cannot reach http://127.0.0.1:" in context7
     assert "$CONTEXT7_API_KEY is not set" in line(out, "context7 key")

@@ -89,7 +89,24 @@ def versions() -> list[Finding]:
         Finding("tether", OK, f"{tether.__version__} at {Path(tether.__file__).resolve().parent}"),
     ]
     findings.append(Finding("python", OK, f"{python} at {sys.executable}"))
+    findings.append(command_on_path())
     return findings
+
+
+def command_on_path() -> Finding:
+    """Chat agents run `tether` by name: it must be on their PATH."""
+    import shutil
+
+    found = shutil.which("tether")
+    if found:
+        return Finding("tether on PATH", OK, found)
+    folder = Path(sys.executable).parent
+    return Finding(
+        "tether on PATH",
+        WARNING,
+        "`tether` is not on PATH, so chat agents (Claude Code, Cursor) cannot run it",
+        f"activate the environment (source {folder}/activate) or add {folder} to PATH",
+    )
 
 
 def configuration(workspace: Path) -> tuple[TetherConfig, list[Finding]]:
