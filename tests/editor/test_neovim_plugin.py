@@ -132,6 +132,10 @@ local ok, problem = pcall(function()
   vim.cmd("TetherResume " .. results.active_run)
   results.resumed = vim.wait(30000, seen("^tether: run .*%(slow%): succeeded"), 20)
 
+  results.completion = vim.fn.getcompletion("TetherRun s", "cmdline")
+  vim.cmd("TetherRuns")
+  vim.wait(10000, seen("^tether: runs:"), 20)
+
   vim.cmd("TetherDocs click command group")
   results.docs_opened = vim.wait(30000, function() return vim.bo.filetype == "markdown" end, 20)
   results.docs = {
@@ -140,6 +144,11 @@ local ok, problem = pcall(function()
     modifiable = vim.bo.modifiable,
     lines = vim.api.nvim_buf_get_lines(0, 0, -1, false),
   }
+  tether.stop()
+  results.stopped = vim.wait(10000, function()
+    return #vim.lsp.get_clients({ name = "tether" }) == 0
+  end, 20)
+  results.statusline_stopped = tether.statusline()
 end)
 if not ok then
   table.insert(results.errors, tostring(problem))
@@ -246,6 +255,11 @@ def test_setup_run_progress_docs_and_clean_exit(workspace: Path, tmp_path: Path)
     assert results["resumed"] is True, messages
     assert any(m.startswith(f"tether: run {run_id} (slow): succeeded") for m in messages)
 
+    assert results["completion"] == ["slow"]
+    listing = next(m for m in messages if m.startswith("tether: runs:")).splitlines()[1:]
+    assert sorted(row.split()[1] for row in listing) == ["check", "slow"]
+    assert {row.split()[0] for row in listing} == {"succeeded"}
+
     docs = results["docs"]
     assert results["docs_opened"] is True
     assert docs["filetype"] == "markdown" and docs["modifiable"] is False
@@ -253,6 +267,8 @@ def test_setup_run_progress_docs_and_clean_exit(workspace: Path, tmp_path: Path)
     text = "\n".join(docs["lines"])
     assert "click" in text and "group" in text.lower()
     assert "provider: local" in docs["lines"][0]  # offline: installed packages only
+
+    assert results["stopped"] is True and results["statusline_stopped"] == ""
 
     # Quitting Neovim stops the server: nothing left running.
     deadline = time.monotonic() + 10
