@@ -134,6 +134,19 @@ async def test_a_stall_after_some_chunks_keeps_the_partial_text_and_ends_on_the_
     assert len(fake.requests) == 1  # never retried once text had been streamed
 
 
+async def test_with_a_heartbeat_timeout_the_engine_times_out_a_silent_stream(
+    fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    fake.stream(["streamed ", "then silence"], stall_after=2)
+    extra = 'heartbeat_timeout = "400ms"\nidle_timeout = "30s"'
+    ran = await run(tmp_path, llm_step("ask", extra=extra), builtin_kinds(configured(fake)))
+    step = ran.state.steps["ask"]
+    assert step.status == "timed_out"
+    assert step.reason == "heartbeat"
+    assert ran.text_of("ask") == "streamed then silence"
+    assert ran.elapsed < 3.0, ran.elapsed
+
+
 async def test_the_steps_own_deadline_keeps_the_streamed_text(
     fake: FakeOpenAI, tmp_path: Path
 ) -> None:
