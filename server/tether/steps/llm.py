@@ -5,6 +5,10 @@ The endpoint (base_url, model, the NAME of the key's environment variable) comes
 it arrives, so it survives a timeout or a cancel. Every wait is inside the step's deadline;
 the client retries 429/5xx/connection errors (honouring Retry-After, never past the
 deadline) and a circuit breaker per endpoint is shared by every step this registry runs.
+Every piece of text is a heartbeat: a silent stream ends on the step's `idle_timeout`
+(failed, the error names the limit) or, sooner if set, the engine's `heartbeat_timeout`
+(timed out). Step option `request_retries` ({attempts, initial, max}) tunes the retries
+within one call; the step's own `retries` re-runs the whole step after a retryable failure.
 
 With no model configured, a step with `fallback = "agent"` becomes an agent step (same
 brief, same resume); without it, the workflow fails to load when the registry knows the
