@@ -105,19 +105,16 @@ class TetherServer(LanguageServer):
         async def initialized(params: types.InitializedParams) -> None:
             from tether.lsp.log_forwarding import set_log_level
 
-            for feature in self.features:
-                await feature.initialized()
+            await self._each("initialized")
             set_log_level(self.settings.config.log_level)
 
         @self.feature(types.SHUTDOWN)
         async def shutdown(params: None) -> None:
-            for feature in self.features:
-                await feature.shutdown()
+            await self._each("shutdown")
 
         @self.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
         async def configuration_changed(params: types.DidChangeConfigurationParams) -> None:
-            for feature in self.features:
-                await feature.configuration_changed()
+            await self._each("configuration_changed")
 
         @self.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
         def watched_files(params: types.DidChangeWatchedFilesParams) -> None:
@@ -143,11 +140,16 @@ class TetherServer(LanguageServer):
         set_log_level(config.log_level)
 
     async def close(self) -> None:
+        await self._each("close")
+
+    async def _each(self, hook: str) -> None:
+        """Await `hook` of every feature in order; one that fails is logged and the others
+        still run (a broken watcher must not keep runs from pausing at shutdown)."""
         for feature in self.features:
             try:
-                await feature.close()
+                await getattr(feature, hook)()
             except Exception:
-                logger.exception("closing %s failed", type(feature).__name__)
+                logger.exception("%s.%s failed", type(feature).__name__, hook)
 
 
 def _workspace_root(params: types.InitializeParams) -> Path:
