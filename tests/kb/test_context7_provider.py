@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.fakes.context7 import FakeContext7
+from tests.fakes.context7 import FakeContext7, FakeLibrary, snippet_docs
 from tether.engine.retry import RetryPolicy
 from tether.kb.providers.base import (
     ProviderBadResponse,
@@ -108,6 +108,24 @@ async def test_installed_version_listed_by_search_selects_that_version() -> None
             await provider.aclose()
     assert result is not None and "Hooks 18" in result.content
     assert fake.requests[-1].query["libraryId"] == "/facebook/react/v18.2.0"
+
+
+async def test_a_listed_version_tag_that_is_not_served_falls_back_to_current_docs() -> None:
+    libraries = [
+        FakeLibrary("/acme/gizmo", "gizmo", snippet_docs("Gizmo", "Current"), versions=["v2.0"])
+    ]
+    async with FakeContext7(libraries=libraries) as fake:
+        provider = make_provider(fake)
+        try:
+            result = await provider.fetch("gizmo", "2.0", "", timeout=5)
+        finally:
+            await provider.aclose()
+    assert result is not None and "Gizmo: Current" in result.content
+    assert [request.query.get("libraryId") for request in fake.requests] == [
+        None,
+        "/acme/gizmo/v2.0",
+        "/acme/gizmo",
+    ]
 
 
 async def test_429_with_retry_after_waits_then_succeeds_in_exactly_two_calls() -> None:

@@ -208,7 +208,13 @@ class Context7Provider:
         library_id, versions = known
         tagged_id = _with_version(library_id, version, versions)
         try:
-            text, final_id = await self._context(tagged_id, question, deadline)
+            try:
+                text, final_id = await self._context(tagged_id, question, deadline)
+            except LibraryUnknown:
+                if tagged_id == library_id:
+                    raise
+                # The version tag is listed but not served: the library's current docs.
+                text, final_id = await self._context(library_id, question, deadline)
         except LibraryUnknown:
             self._resolved.pop(library, None)  # gone from Context7: search again next time
             raise
