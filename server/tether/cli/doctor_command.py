@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,7 +34,7 @@ def doctor(as_json: bool, directory: str) -> None:
     if not workspace.is_dir():
         fail(f"-C {directory}: not a directory")
     workspace = workspace.resolve()
-    findings = run_checks(workspace)
+    findings, stuck = run_checks(workspace)
     problems = sum(1 for finding in findings if finding.status == PROBLEM)
     warnings = sum(1 for finding in findings if finding.status == WARNING)
     if as_json:
@@ -52,25 +51,18 @@ def doctor(as_json: bool, directory: str) -> None:
     else:
         click.echo("\n".join(report_lines(workspace, findings, problems, warnings)))
     code = EXIT_FAILED if problems else EXIT_OK
-    if _threads_left_behind():
-        # A check gave up on a blocking call (a DNS lookup that stalls, a hung file system):
-        # the interpreter would join its worker thread at exit. The report is out; leave now.
+    if stuck:
+        # A check gave up on a blocking call (a DNS lookup that stalls): the interpreter
+        # would join that worker thread at exit. The report is out; leave now.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
     sys.exit(code)
 
 
-def _threads_left_behind() -> bool:
-    main = threading.main_thread()
-    return any(
-        thread.is_alive() and not thread.daemon and thread is not main
-        for thread in threading.enumerate()
-    )
-
-
-def run_checks(workspace: Path) -> list[Finding]:
-    """All checks, the slow ones concurrently; returns within a few seconds whatever happens."""
+def run_checks(workspace: Path) -> tuple[list[Finding], bool]:
+    """All checks, the slow ones concurrently, within a few seconds whatever happens; and
+    whether a worker thread is still stuck in a call that a check gave up on."""
     from tether.cli import doctor_checks as checks
 
     config, config_findings = checks.configuration(workspace)
@@ -95,10 +87,16 @@ def run_checks(workspace: Path) -> list[Finding]:
     # the process exits right after the report.
     loop = asyncio.new_event_loop()
     groups = loop.run_until_complete(gather())
+    # httpx resolves names in the loop's default executor; a lookup that stalls stays there.
+    try:
+        loop.run_until_complete(asyncio.wait_for(loop.shutdown_default_executor(), 0.2))
+        stuck = False
+    except TimeoutError:
+        stuck = True
     findings = checks.versions() + config_findings
     for group in groups:
         findings += group
-    return findings
+    return findings, stuck
 
 
 def report_lines(
