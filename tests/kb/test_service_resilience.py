@@ -179,6 +179,7 @@ async def test_expired_ttl_is_served_stale_at_once_and_refreshed_in_background(
         finally:
             await service.aclose()
     assert stale.found and stale.stale and stale.from_cache is not None
+    assert "age: 8d · cache: memory · stale" in stale.render_markdown().splitlines()[0]
     assert stale.age_seconds is not None and stale.age_seconds >= 8 * DAY - 60
     assert served_in < 0.15
     assert fake.count("context") == 2  # exactly one background refresh

@@ -76,7 +76,7 @@ class DocsResult:
             return "\n".join(lines) + "\n"
         facts = [f"provider: {self.provider}"]
         if self.age_seconds is not None:
-            facts.append(f"age: {format_duration(max(0.0, self.age_seconds))}")
+            facts.append(f"age: {_age(self.age_seconds)}")
         if self.from_cache:
             facts.append(f"cache: {self.from_cache}")
         if self.stale:
@@ -100,6 +100,12 @@ class DocsResult:
             "errors": list(self.errors),
             "meta": dict(self.meta),
         }
+
+
+def _age(seconds: float) -> str:
+    if seconds >= 2 * DAY:
+        return f"{seconds / DAY:.0f}d"
+    return format_duration(max(0.0, seconds))
 
 
 @dataclass(frozen=True, slots=True)
