@@ -108,6 +108,13 @@ def test_any_document_query_and_budget_stay_within_the_budget(
     assert estimate_tokens(chosen) <= budget
 
 
+def test_without_a_query_a_long_opening_is_cut_not_skipped() -> None:
+    document = "# big 1.0\n\n" + "summary line\n" * 200 + "\n## Later\n\nmore"
+    chosen = select(document, "", 100)
+    assert chosen.startswith("# big 1.0") and "## Later" not in chosen
+    assert estimate_tokens(chosen) <= 100
+
+
 def test_an_oversized_best_section_is_cut_rather_than_dropped() -> None:
     document = "# big\n\nintro\n\n## Client\n\n" + "client option line\n" * 2000
     chosen = select(document, "client", 300)

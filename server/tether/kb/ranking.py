@@ -110,6 +110,8 @@ def select(markdown: str, query: str, max_tokens: int) -> str:
     if not sections:
         return _truncate(markdown, budget)
     terms = query_terms(query)
+    if not terms and len(sections[0].text) > budget:
+        return _truncate(sections[0].text, budget)  # no query: the opening, as far as it goes
     chosen: set[int] = set()
     used = 0
     # The document's opening section (title, summary, links) frames everything else.
