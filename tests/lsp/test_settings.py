@@ -54,10 +54,17 @@ async def test_every_case_of_the_shared_settings_mapping(
         finally:
             await stop_server(client)
 
-    results = await asyncio.gather(*(effective(case["initializationOptions"]) for case in cases))
-    for case, (config, warnings) in zip(cases, results, strict=True):
-        expected = json.loads(json.dumps(case["initializationOptions"]))
-        assert effective_subset(config) == expected, case["name"]
+    # Cases that send the same options need one server between them.
+    distinct = {json.dumps(case["initializationOptions"], sort_keys=True) for case in cases}
+    options = sorted(distinct)
+    results = dict(
+        zip(
+            options, await asyncio.gather(*(effective(json.loads(o)) for o in options)), strict=True
+        )
+    )
+    for case in cases:
+        config, warnings = results[json.dumps(case["initializationOptions"], sort_keys=True)]
+        assert effective_subset(config) == case["initializationOptions"], case["name"]
         assert warnings == [], case["name"]
 
 

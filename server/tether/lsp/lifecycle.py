@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from tether.lsp.server import TetherServer
 
-PARENT_POLL = 2.0
+PARENT_POLL = 1.0
 
 
 class Lifecycle(Feature):
