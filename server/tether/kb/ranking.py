@@ -102,47 +102,63 @@ def score_section(section: Section, terms: list[str]) -> float:
 
 
 def select(markdown: str, query: str, max_tokens: int) -> str:
-    """The parts of `markdown` most relevant to `query`, at most `max_tokens` (estimated)."""
+    """The parts of `markdown` most relevant to `query`, at most `max_tokens` (estimated).
+
+    With a query that matches some sections: the opening section (when it is short) and the
+    best matches. Otherwise the document from the top, as far as the budget goes.
+    """
     budget = max(1, max_tokens) * CHARS_PER_TOKEN
     if len(markdown) <= budget:
         return markdown
     sections = split_sections(markdown)
     if not sections:
         return _truncate(markdown, budget)
+    first, others = sections[0], sections[1:]
     terms = query_terms(query)
-    if not terms and len(sections[0].text) > budget:
-        return _truncate(sections[0].text, budget)  # no query: the opening, as far as it goes
-    chosen: set[int] = set()
-    used = 0
-    # The document's opening section (title, summary, links) frames everything else.
-    first = sections[0]
-    first_cost = len(first.text) + 2
-    if first_cost <= budget and (first_cost <= budget // 3 or not terms):
-        chosen.add(first.order)
-        used += first_cost
     scored = sorted(
-        ((score_section(section, terms), section) for section in sections[1:]),
+        ((score_section(section, terms), section) for section in others),
         key=lambda item: (-item[0], item[1].order),
     )
     relevant = [section for score, section in scored if score > 0]
-    rest = [section for score, section in scored if score <= 0]
-    # With a query that matched something, only matching sections are worth their tokens;
-    # otherwise the document is taken in order.
-    candidates = relevant if relevant else sorted(rest, key=lambda section: section.order)
+    if not relevant:
+        return _in_order(sections, budget)
+    chosen: set[int] = set()
     texts = {section.order: section.text for section in sections}
-    for rank, section in enumerate(candidates):
+    used = 0
+    first_cost = len(first.text) + 2
+    if first_cost <= budget // 3:  # title, summary, links: frames the matches, if short
+        chosen.add(first.order)
+        used += first_cost
+    for rank, section in enumerate(relevant):
         cost = len(section.text) + 2
         if used + cost <= budget:
             chosen.add(section.order)
             used += cost
-        elif rank == 0 and terms and budget - used > 400:
+        elif rank == 0 and budget - used > 400:
             # The best match is too long to fit whole: its beginning beats lesser matches.
             texts[section.order] = _truncate(section.text, budget - used - 2)
             chosen.add(section.order)
             used = budget
     if not chosen:
-        best = relevant[0] if relevant else first
-        return _truncate(best.text, budget)
+        return _truncate(relevant[0].text, budget)
+    return _assemble(sections, chosen, texts, budget)
+
+
+def _in_order(sections: list[Section], budget: int) -> str:
+    if len(sections[0].text) > budget:
+        return _truncate(sections[0].text, budget)  # the opening, as far as it goes
+    chosen: set[int] = set()
+    used = 0
+    for section in sections:
+        cost = len(section.text) + 2
+        if used + cost <= budget:
+            chosen.add(section.order)
+            used += cost
+    texts = {section.order: section.text for section in sections}
+    return _assemble(sections, chosen, texts, budget)
+
+
+def _assemble(sections: list[Section], chosen: set[int], texts: dict[int, str], budget: int) -> str:
     assembled = "\n\n".join(texts[section.order] for section in sections if section.order in chosen)
     if len(chosen) < len(sections):
         omitted = len(sections) - len(chosen)
