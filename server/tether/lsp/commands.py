@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ from tether.lsp.arguments import ArgumentError, Field, read_object
 from tether.lsp.feature import Feature
 
 if TYPE_CHECKING:
+    from tether.engine.spec import WorkflowSpec
     from tether.lsp.live_runs import LiveRun
     from tether.lsp.server import TetherServer
 
@@ -61,15 +62,19 @@ class Commands(Feature):
 
     # -- runs ---------------------------------------------------------------------------
 
-    def _launch(self, command: str, arguments: Sequence[Any]) -> LiveRun:
+    async def _launch(self, command: str, arguments: Sequence[Any]) -> LiveRun:
         from tether.engine.errors import WorkflowError
-        from tether.engine.loader import apply_params, resolve_workflow
 
         args = read_object(command, arguments, _RUN_FIELDS)
         budget = args.get("budget", self._default_budget())
         try:
-            spec = resolve_workflow(args["workflow"], self.server.workspace_root, self.server.kinds)
-            values = apply_params(spec, args.get("params", {}))
+            spec, values = await asyncio.to_thread(
+                load_invocation,
+                args["workflow"],
+                args.get("params", {}),
+                self.server.workspace_root,
+                self.server.kinds,
+            )
         except WorkflowError as error:
             raise ArgumentError(f"{command}: {error}") from error
         return self.server.runs.start(spec, values, budget=budget)
@@ -98,13 +103,13 @@ class Commands(Feature):
         return self.server.runs.run_json(live)
 
     async def run(self, *arguments: Any) -> dict[str, Any]:
-        return await self._until_end(self._launch("tether.run", arguments))
+        return await self._until_end(await self._launch("tether.run", arguments))
 
     async def run_request(self, params: Any) -> dict[str, Any]:
-        return await self._until_end(self._launch(RUN_REQUEST, [params]))
+        return await self._until_end(await self._launch(RUN_REQUEST, [params]))
 
     async def start(self, *arguments: Any) -> dict[str, Any]:
-        return {"run_id": self._launch("tether.start", arguments).run_id}
+        return {"run_id": (await self._launch("tether.start", arguments)).run_id}
 
     async def resume(self, *arguments: Any) -> dict[str, Any]:
         from tether.engine.errors import RunIdError
@@ -252,7 +257,7 @@ class Commands(Feature):
 
     async def prewarm(self, *arguments: Any) -> dict[str, Any]:
         args = read_object("tether.prewarm", arguments, (Field("libraries", "string list"),))
-        live = self.server.prewarm.start(args.get("libraries", []))
+        live = await self.server.prewarm.start(args.get("libraries", []))
         return {"run_id": live.run_id}
 
     async def cache_stats(self, *arguments: Any) -> dict[str, Any]:
@@ -280,6 +285,17 @@ def _checked(name: str, handler: Handler) -> Handler:
 
     checked.__name__ = handler.__name__
     return checked
+
+
+def load_invocation(
+    workflow: str, overrides: Mapping[str, str], workspace: Path, kinds: Any
+) -> tuple[WorkflowSpec, dict[str, Any]]:
+    """The workflow's spec and its parameter values (file I/O: called in a thread).
+    Raises WorkflowError naming file, line and field."""
+    from tether.engine.loader import apply_params, resolve_workflow
+
+    spec = resolve_workflow(workflow, workspace, kinds)
+    return spec, apply_params(spec, overrides)
 
 
 def _list_workflows(workspace: Path, kinds: Any) -> list[dict[str, Any]]:

@@ -166,7 +166,7 @@ class DependencyWatch(Feature):
             self.logger.info("dependencies changed (%s); prewarm.onSave is off", ", ".join(names))
             return
         try:
-            self.server.prewarm.start(names)
+            await self.server.prewarm.start(names)
         except ArgumentError as error:
             self.logger.warning("%s", error)
 

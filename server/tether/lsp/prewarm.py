@@ -5,6 +5,7 @@ fresh in the cache; after a dependency file changes, only what changed (dependen
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -18,15 +19,19 @@ PREWARM_WORKFLOW = "prewarm"
 
 
 class PrewarmFeature(Feature):
-    def start(self, libraries: Sequence[str]) -> LiveRun:
+    async def start(self, libraries: Sequence[str]) -> LiveRun:
         """A pre-warm run for `libraries` (empty: every detected dependency)."""
         from tether.engine.errors import WorkflowError
-        from tether.engine.loader import apply_params, resolve_workflow
+        from tether.lsp.commands import load_invocation
 
-        workspace = self.server.workspace_root
         try:
-            spec = resolve_workflow(PREWARM_WORKFLOW, workspace, self.server.kinds)
-            values = apply_params(spec, {"libraries": ",".join(libraries)})
+            spec, values = await asyncio.to_thread(
+                load_invocation,
+                PREWARM_WORKFLOW,
+                {"libraries": ",".join(libraries)},
+                self.server.workspace_root,
+                self.server.kinds,
+            )
         except WorkflowError as error:
             raise ArgumentError(f"pre-warm is not available: {error}") from error
         self.logger.info("pre-warming docs for %s", ", ".join(libraries) or "all dependencies")
@@ -36,6 +41,6 @@ class PrewarmFeature(Feature):
         if not self.server.settings.config.prewarm.on_start:
             return
         try:
-            self.start([])
+            await self.start([])
         except ArgumentError as error:
             self.logger.warning("%s", error)
