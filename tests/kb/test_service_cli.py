@@ -149,7 +149,8 @@ async def test_process_fetches_from_context7_once_then_serves_the_disk_cache(
         assert code == 0
         assert "cache: disk" in out.splitlines()[0]
         assert fake.count() == 2  # nothing new: served from the shared disk cache
-        assert "| httpx" not in err  # a cache hit never imports the HTTP client
+        # A cache hit imports neither the HTTP client nor the Context7 provider.
+        assert "| httpx" not in err and "tether.kb.providers.context7" not in err
 
         fake.mode, fake.burst = "server_error", 100
         code, out, err = await run_tether(

@@ -454,6 +454,7 @@ def build_docs_service(
     the user cache dir) and the named providers in order. Raises ValueError for an unknown
     provider name. Context7's URL and key fall back to CONTEXT7_API_URL / CONTEXT7_API_KEY.
     """
+    from tether.kb.providers.deferred import DeferredProvider
     from tether.kb.providers.local import LocalProvider
 
     unknown = [name for name in providers if name not in KNOWN_PROVIDERS]
@@ -463,13 +464,17 @@ def build_docs_service(
         )
     root = workspace.resolve()
     local = LocalProvider(root, interpreter=interpreter)
+
+    def context7() -> DocsProvider:
+        from tether.kb.providers.context7 import Context7Provider, Context7Settings
+
+        settings = Context7Settings.resolve(context7_url, context7_key)
+        return Context7Provider(settings, repository_finder=local.repository_url)
+
     built: list[DocsProvider] = []
     for name in providers:
         if name == "local":
             built.append(local)
         else:
-            from tether.kb.providers.context7 import Context7Provider, Context7Settings
-
-            settings = Context7Settings.resolve(context7_url, context7_key)
-            built.append(Context7Provider(settings, repository_finder=local.repository_url))
+            built.append(DeferredProvider("context7", True, context7))
     return DocsService(DocsStore(cache_dir), built, lookup_timeout=lookup_timeout)
