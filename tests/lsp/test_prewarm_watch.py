@@ -138,3 +138,21 @@ async def test_the_builtin_prewarm_reports_docs_progress(
         assert any("click" in (value.message or "") for value in values[1:-1])
     finally:
         await stop_server(client)
+
+
+async def test_with_prewarm_on_save_off_a_change_prewarms_nothing(
+    workspace: Path, env: dict[str, str]
+) -> None:
+    options = {"prewarm": {"onStart": False, "onSave": False}}
+    client = await start_server(workspace, env, capabilities("vscode"), options)
+    try:
+        await client.until(lambda: client.registrations)
+        requirements = workspace / "requirements.txt"
+        requirements.write_text("click==8.1.7\nhttpx==0.27.0\n")
+        notify_changed(client, requirements)
+        await client.until(
+            lambda: "dependencies changed (httpx); prewarm.onSave is off" in client.log_text()
+        )
+        assert calls(workspace) == [] and prewarm_runs(client) == []
+    finally:
+        await stop_server(client)
