@@ -127,7 +127,8 @@ async def test_a_stall_after_some_chunks_keeps_the_partial_text_and_ends_on_the_
     step = ran.state.steps["ask"]
     # The model's own limit, not an engine deadline: the engine records `failed`, and the
     # error says which limit ended it.
-    assert step.status == "failed"
+    assert step.status == "timed_out"
+    assert step.reason == "idle"
     assert "timed out (no text within the idle timeout)" in (step.error or "")
     assert ran.text_of("ask") == "first line\nsecond, unfinished"
     assert 0.3 <= ran.elapsed < 3.0, ran.elapsed

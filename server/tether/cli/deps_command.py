@@ -8,6 +8,7 @@ import click
 
 from tether.cli.errors import EXIT_USAGE, fail
 from tether.cli.output import print_json
+from tether.cli.settings import load_settings
 
 
 @click.command("deps")
@@ -27,7 +28,6 @@ def deps(as_json: bool, directory: str) -> None:
     (such as dynamic dependencies that were not read) as `note: ...`; neither changes
     the exit status.
     """
-    from tether.config import load_config
     from tether.kb.deps import detect_dependencies
     from tether.kb.environment import find_site_packages, installed_versions
 
@@ -35,9 +35,7 @@ def deps(as_json: bool, directory: str) -> None:
     if not workspace.is_dir():
         fail(f"directory not found: {directory}", EXIT_USAGE)
     workspace = workspace.resolve()
-    config, config_problems = load_config(workspace)
-    for config_problem in config_problems:
-        click.echo(f"tether: warning: {config_problem}", err=True)
+    config = load_settings(workspace)
     installed = installed_versions(find_site_packages(workspace, config.interpreter))
     detection = detect_dependencies(workspace, installed)
     if as_json:

@@ -8,6 +8,7 @@ import click
 
 from tether.cli.errors import fail
 from tether.cli.run_command import drive, parse_budget
+from tether.cli.settings import load_settings, step_kinds
 
 
 @click.command("prewarm")
@@ -19,18 +20,26 @@ def prewarm(budget: str | None, libraries: str, as_json: bool, directory: str) -
     """Fetch and cache docs for this workspace's dependencies."""
     from tether.engine.errors import WorkflowError
     from tether.engine.execution import Execution
+    from tether.engine.journal import Durability
     from tether.engine.loader import apply_params, resolve_workflow
-    from tether.steps.registry import builtin_kinds
 
     workspace = Path(directory).resolve()
     if not workspace.is_dir():
         fail(f"-C {directory}: not a directory")
     budget_seconds = parse_budget(budget)
-    kinds = builtin_kinds()
+    config = load_settings(workspace)
+    kinds = step_kinds(config)
     try:
         spec = resolve_workflow("prewarm", workspace, kinds)
         params = apply_params(spec, {"libraries": libraries})
     except WorkflowError as error:
         fail(str(error))
-    execution = Execution.new(spec, params, workspace, kinds, budget=budget_seconds)
+    execution = Execution.new(
+        spec,
+        params,
+        workspace,
+        kinds,
+        budget=budget_seconds,
+        durability=Durability(config.runs.durability),
+    )
     drive(execution, as_json=as_json, budget=budget_seconds, workspace=workspace)

@@ -19,9 +19,9 @@ from tether.cli.errors import (
     EXIT_RESUMABLE,
     fail,
 )
+from tether.cli.settings import load_settings, step_kinds
 
 if TYPE_CHECKING:
-    from tether.config import RunsConfig
     from tether.engine.execution import Execution
     from tether.engine.state import RunState
 
@@ -161,20 +161,20 @@ def run(
     from tether.engine.journal import Durability
     from tether.engine.loader import apply_params, resolve_workflow
     from tether.engine.runs import prune_runs
-    from tether.steps.registry import builtin_kinds
 
     workspace = Path(directory).resolve()
     if not workspace.is_dir():
         fail(f"-C {directory}: not a directory")
     budget_seconds = parse_budget(budget)
     overrides = parse_params(params)
-    kinds = builtin_kinds()
+    config = load_settings(workspace)
+    kinds = step_kinds(config)
     try:
         spec = resolve_workflow(workflow, workspace, kinds)
         values = apply_params(spec, overrides)
     except WorkflowError as error:
         fail(str(error))
-    runs = runs_config(workspace)
+    runs = config.runs
     prune_runs(workspace, runs.keep)
     execution = Execution.new(
         spec,
@@ -185,16 +185,6 @@ def run(
         durability=Durability(runs.durability),
     )
     drive(execution, as_json=as_json, budget=budget_seconds, workspace=workspace)
-
-
-def runs_config(workspace: Path) -> RunsConfig:
-    """The [runs] settings; a bad value is reported on stderr and its default used."""
-    from tether.config import load_config
-
-    config, problems = load_config(workspace)
-    for problem in problems:
-        click.echo(f"tether: warning: {problem}", err=True)
-    return config.runs
 
 
 @click.command("resume")
@@ -228,7 +218,6 @@ def resume(
     from tether.engine.platform import LockHeld
     from tether.engine.runids import validate_run_id
     from tether.engine.runs import ResumeRefused, RunNotFound
-    from tether.steps.registry import builtin_kinds
 
     try:
         validate_run_id(run_id)  # before any path is formed from it
@@ -248,14 +237,15 @@ def resume(
         except (OSError, UnicodeDecodeError) as error:
             fail(f"--result-file {result_file}: {error}")
     budget_seconds = parse_budget(budget)
+    config = load_settings(workspace)
     try:
         execution = Execution.resume(
             workspace,
             run_id,
-            builtin_kinds(),
+            step_kinds(config),
             budget=budget_seconds,
             force=force,
-            durability=Durability(runs_config(workspace).durability),
+            durability=Durability(config.runs.durability),
         )
     except LockHeld as held:
         owner = f"process {held.pid}" if held.pid else "another process"

@@ -8,6 +8,7 @@ import click
 
 from tether.cli.errors import fail
 from tether.cli.output import print_json
+from tether.cli.settings import load_settings, step_kinds
 
 
 @click.command("workflows")
@@ -17,10 +18,9 @@ def workflows(as_json: bool, directory: str) -> None:
     """List the workflows available in this workspace."""
     from tether.engine.errors import WorkflowError
     from tether.engine.loader import BUILTIN_DIR, find_workflows, load_workflow
-    from tether.steps.registry import builtin_kinds
 
     workspace = Path(directory).resolve()
-    kinds = builtin_kinds()
+    kinds = step_kinds(load_settings(workspace))
     rows = []
     for name, path in sorted(find_workflows(workspace).items()):
         source = "builtin" if path.parent == BUILTIN_DIR else str(path.relative_to(workspace))

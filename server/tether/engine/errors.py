@@ -55,3 +55,14 @@ class StepWaiting(Exception):
     def __init__(self, request: object) -> None:
         self.request = request
         super().__init__("waiting for a result")
+
+
+class StepTimedOut(Exception):
+    """Raised by step code whose own time limit ran out (e.g. an llm stream gone idle).
+
+    The step ends `timed_out` with `reason`, like an engine deadline, and is not retried.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        self.reason = reason
+        super().__init__(message)

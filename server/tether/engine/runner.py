@@ -26,7 +26,13 @@ import orjson
 from tether.engine.cleanup import CleanupStack
 from tether.engine.context import StepContext
 from tether.engine.deadlines import Deadline, Level
-from tether.engine.errors import StepFailed, StepSkipped, StepWaiting, TransientError
+from tether.engine.errors import (
+    StepFailed,
+    StepSkipped,
+    StepTimedOut,
+    StepWaiting,
+    TransientError,
+)
 from tether.engine.events import EventBus, EventType
 from tether.engine.kinds import KindRegistry
 from tether.engine.retry import next_retry_delay
@@ -257,7 +263,10 @@ class Runner:
                 if not await self._until_stopped_or(self._done[need].wait()):
                     self._never_started(step)
                     return
-                need_status = self.state.steps[need].status
+                need_record = self.state.steps[need]
+                need_status = need_record.status
+                if need_record.waiting is not None:
+                    return  # stays pending: it runs once the waiting step has its result
                 if need_status is not StepStatus.SUCCEEDED:
                     self.bus.publish(
                         EventType.STEP_FINISHED,
@@ -467,6 +476,8 @@ class Runner:
             return _Outcome(StepStatus.SKIPPED, reason=str(error) or "skipped by the step")
         if isinstance(error, StepWaiting):
             return _Outcome(StepStatus.PENDING, waiting=error.request)
+        if isinstance(error, StepTimedOut):
+            return _Outcome(StepStatus.TIMED_OUT, error=str(error), reason=error.reason)
         if isinstance(error, StepFailed):
             return _Outcome(StepStatus.FAILED, error=str(error))
         message = _describe(error)

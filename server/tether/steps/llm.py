@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from tether.engine.breaker import CircuitBreaker
 from tether.engine.context import StepContext
 from tether.engine.durations import parse_duration
-from tether.engine.errors import StepFailed, StepWaiting, TransientError
+from tether.engine.errors import StepFailed, StepTimedOut, StepWaiting, TransientError
 from tether.engine.kinds import DEFAULT_CANCEL_GRACE
 from tether.engine.spec import StepSpec
 from tether.engine.threads import run_in_daemon_thread
@@ -177,7 +177,7 @@ class LLMKind:
             text.flush()
             if error.phase == "deadline" and not math.isinf(ctx.remaining()):
                 await asyncio.sleep(_DEADLINE_HANDOVER)
-            raise StepFailed(str(error)) from None
+            raise StepTimedOut(str(error), reason=error.phase) from None
         except LLMError as error:
             text.flush()
             if error.retryable and not error.partial_text:
