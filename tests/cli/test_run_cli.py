@@ -239,3 +239,15 @@ def test_a_terminal_gets_a_live_table(tmp_path: Path) -> None:
     assert "hello" in screen and "step" in screen and "status" in screen
     assert "succeeded" in screen
     assert "\x1b[" in screen  # drawn with terminal control sequences, not plain lines
+
+
+def test_an_llm_step_without_a_model_or_fallback_fails_at_load(tmp_path: Path) -> None:
+    write_workflow(
+        tmp_path,
+        "ask",
+        GOOD_STEP + '[[steps]]\nid = "ask"\nkind = "llm"\nprompt = "hi"\nneeds = ["ok"]\n',
+    )
+    result = tether(tmp_path, "run", "ask")
+    assert result.returncode == 2, result.stderr
+    assert "ask.toml" in result.stderr and "llm" in result.stderr
+    assert not (tmp_path / "ran").exists()
