@@ -117,3 +117,17 @@ def test_docs_step_options_are_validated_at_load(tmp_path: Path) -> None:
         load_workflow(path, builtin_kinds())
     assert "mode" in str(raised.value)
     assert "bad.toml:4: steps[0] (d).mode: must be one of pack, prewarm" in str(raised.value)
+
+
+async def test_a_hostile_library_name_fails_alone_and_touches_nothing(tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path, "", '[docs]\nproviders = ["local"]\n')
+    code, run, err = await tether(
+        workspace,
+        "prewarm",
+        "--libraries",
+        "click,../../etc/passwd",
+        env={"TETHER_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    assert code == 0, err
+    statuses = {row["name"]: row["status"] for row in run["steps"][0]["output"]["libraries"]}
+    assert statuses == {"click": "fetched", "../../etc/passwd": "failed"}

@@ -6,7 +6,6 @@ and a docs answer served from the cache never imports httpx at all.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +14,7 @@ import click
 
 from tether.cli.errors import EXIT_FAILED, EXIT_USAGE, fail
 from tether.cli.output import print_json
+from tether.cli.settings import load_settings
 
 if TYPE_CHECKING:
     from tether.config import TetherConfig
@@ -60,7 +60,7 @@ def docs(
     except InvalidLibraryName as error:
         fail(str(error), EXIT_USAGE)
     workspace = _workspace(directory)
-    config = _config(workspace)
+    config = load_settings(workspace)
     service = _service(workspace, config)
     result = asyncio.run(
         _lookup(
@@ -87,7 +87,7 @@ def cache() -> None:
 @click.option("-C", "--directory", default=".", metavar="DIR", help="Workspace folder.")
 def stats(as_json: bool, directory: str) -> None:
     """Entries, size, hits, misses, errors and latency per cache tier."""
-    store = _store(_config(_workspace(directory)))
+    store = _store(load_settings(_workspace(directory)))
     try:
         snapshot = store.stats().to_json()
     finally:
@@ -117,7 +117,7 @@ def stats(as_json: bool, directory: str) -> None:
 @click.option("-C", "--directory", default=".", metavar="DIR", help="Workspace folder.")
 def clear(as_json: bool, directory: str) -> None:
     """Remove every cached docs entry (all workspaces share the cache)."""
-    store = _store(_config(_workspace(directory)))
+    store = _store(load_settings(_workspace(directory)))
     try:
         removed = store.clear()
         where = str(store.directory)
@@ -183,28 +183,11 @@ def _workspace(directory: str) -> Path:
     return workspace.resolve()
 
 
-def _config(workspace: Path) -> TetherConfig:
-    from tether.config import load_config
-
-    config, problems = load_config(workspace)
-    for problem in problems:
-        click.echo(f"tether: warning: {problem}", err=True)
-    return config
-
-
 def _service(workspace: Path, config: TetherConfig) -> DocsService:
-    from tether.kb.service import build_docs_service
+    from tether.kb.service import docs_service_for
 
     try:
-        return build_docs_service(
-            workspace,
-            cache_dir=Path(config.docs.cache_dir).expanduser() if config.docs.cache_dir else None,
-            providers=config.docs.providers,
-            context7_url=config.context7.url,
-            context7_key=os.environ.get(config.context7.api_key_env) or None,
-            interpreter=config.interpreter,
-            lookup_timeout=config.docs.lookup_timeout,
-        )
+        return docs_service_for(workspace, config)
     except ValueError as error:
         fail(str(error), EXIT_USAGE)
 

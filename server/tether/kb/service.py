@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tether.engine.breaker import CircuitBreaker
 from tether.engine.durations import format_duration
@@ -34,6 +34,9 @@ from tether.kb.providers.base import (
 from tether.kb.providers.guarded import guarded_fetch
 from tether.kb.ranking import select
 from tether.kb.store import CacheEntry, CacheKey, DocsStore, canonical_package_name
+
+if TYPE_CHECKING:
+    from tether.config import TetherConfig
 
 logger = logging.getLogger(__name__)
 
@@ -478,3 +481,20 @@ def build_docs_service(
         else:
             built.append(DeferredProvider("context7", True, context7))
     return DocsService(DocsStore(cache_dir), built, lookup_timeout=lookup_timeout)
+
+
+def docs_service_for(workspace: Path, config: TetherConfig) -> DocsService:
+    """build_docs_service with everything taken from tether's settings: the one place
+    front ends (CLI, language server, the docs step) turn settings into a service.
+    Raises ValueError for an unknown provider name."""
+    import os
+
+    return build_docs_service(
+        workspace,
+        cache_dir=Path(config.docs.cache_dir).expanduser() if config.docs.cache_dir else None,
+        providers=config.docs.providers,
+        context7_url=config.context7.url,
+        context7_key=os.environ.get(config.context7.api_key_env) or None,
+        interpreter=config.interpreter,
+        lookup_timeout=config.docs.lookup_timeout,
+    )

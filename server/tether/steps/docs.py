@@ -65,7 +65,7 @@ class DocsKind:
 
     async def execute(self, ctx: StepContext) -> Any:
         from tether.config import load_config
-        from tether.kb.service import build_docs_service
+        from tether.kb.service import docs_service_for
 
         config, _problems = load_config(ctx.workspace)
         wanted = await run_in_daemon_thread(
@@ -73,16 +73,18 @@ class DocsKind:
         )
         if not wanted:
             return {"pack": None, "libraries": [], "counts": {}}
-        service = build_docs_service(
-            ctx.workspace,
-            cache_dir=Path(config.docs.cache_dir) if config.docs.cache_dir else None,
-            providers=config.docs.providers,
-            context7_url=config.context7.url,
-            interpreter=config.interpreter,
-            lookup_timeout=config.docs.lookup_timeout,
-        )
+        try:
+            service = docs_service_for(ctx.workspace, config)
+        except ValueError as error:
+            raise StepFailed(str(error)) from error
         try:
             results = await _look_up_all(ctx, service, wanted, config)
+            # Stale hits started background refreshes: let them land (within the step's
+            # time) so that a prewarm really leaves fresh entries behind.
+            async with asyncio.timeout(max(0.0, ctx.remaining() - _RESERVE)):
+                await service.settle()
+        except TimeoutError:
+            ctx.logger.info("background refreshes still running at the deadline; dropped")
         finally:
             await service.aclose()
         rows = [
@@ -133,15 +135,7 @@ async def _look_up_all(
     async def one(item: Wanted) -> DocsResult:
         nonlocal done
         async with semaphore:
-            result = await service.lookup(
-                item.name,
-                query,
-                version=item.version,
-                max_tokens=max_tokens,
-                refresh=bool(ctx.options.get("refresh", False)),
-                offline=config.docs.offline,
-                timeout=max(0.01, min(config.docs.lookup_timeout, ctx.remaining() - _RESERVE)),
-            )
+            result = await _lookup_one(ctx, service, item, query, max_tokens, config)
         done += 1
         ctx.emit(
             {"library": item.name, "index": done, "total": len(wanted), "status": _status(result)}
@@ -151,6 +145,31 @@ async def _look_up_all(
     async with asyncio.TaskGroup() as group:
         tasks = [group.create_task(one(item)) for item in wanted]
     return [task.result() for task in tasks]
+
+
+async def _lookup_one(
+    ctx: StepContext,
+    service: DocsService,
+    item: Wanted,
+    query: str,
+    max_tokens: int,
+    config: TetherConfig,
+) -> DocsResult:
+    from tether.kb.providers.base import InvalidLibraryName
+    from tether.kb.service import DocsResult
+
+    try:
+        return await service.lookup(
+            item.name,
+            query,
+            version=item.version,
+            max_tokens=max_tokens,
+            refresh=bool(ctx.options.get("refresh", False)),
+            offline=config.docs.offline,
+            timeout=max(0.01, min(config.docs.lookup_timeout, ctx.remaining() - _RESERVE)),
+        )
+    except InvalidLibraryName as error:  # one bad name fails that library, not the step
+        return DocsResult(item.name, item.version, None, "", errors=[str(error)])
 
 
 def _write_pack(ctx: StepContext, results: list[DocsResult]) -> Path:
