@@ -156,6 +156,13 @@ def run(
     workflow: str, params: tuple[str, ...], budget: str | None, as_json: bool, directory: str
 ) -> None:
     """Run WORKFLOW in the workspace."""
+    start_workflow(workflow, parse_params(params), budget, as_json, directory)
+
+
+def start_workflow(
+    workflow: str, overrides: dict[str, str], budget: str | None, as_json: bool, directory: str
+) -> None:
+    """Load WORKFLOW, start a new run of it and drive it to its end or a pause."""
     from tether.engine.errors import WorkflowError
     from tether.engine.execution import Execution
     from tether.engine.journal import Durability
@@ -166,7 +173,6 @@ def run(
     if not workspace.is_dir():
         fail(f"-C {directory}: not a directory")
     budget_seconds = parse_budget(budget)
-    overrides = parse_params(params)
     config = load_settings(workspace)
     kinds = step_kinds(config)
     try:
@@ -174,15 +180,14 @@ def run(
         values = apply_params(spec, overrides)
     except WorkflowError as error:
         fail(str(error))
-    runs = config.runs
-    prune_runs(workspace, runs.keep)
+    prune_runs(workspace, config.runs.keep)
     execution = Execution.new(
         spec,
         values,
         workspace,
         kinds,
         budget=budget_seconds,
-        durability=Durability(runs.durability),
+        durability=Durability(config.runs.durability),
     )
     drive(execution, as_json=as_json, budget=budget_seconds, workspace=workspace)
 

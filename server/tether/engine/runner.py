@@ -268,13 +268,7 @@ class Runner:
                 if need_record.waiting is not None:
                     return  # stays pending: it runs once the waiting step has its result
                 if need_status is not StepStatus.SUCCEEDED:
-                    self.bus.publish(
-                        EventType.STEP_FINISHED,
-                        step.id,
-                        status=StepStatus.SKIPPED,
-                        reason=f"needs {need}, which {need_status}",
-                        duration_ms=0,
-                    )
+                    self._skip(step, f"needs {need}, which {need_status}")
                     return
             acquire = asyncio.ensure_future(semaphore.acquire())
             if not await self._until_stopped_or(acquire):
@@ -293,11 +287,14 @@ class Runner:
         assert self._stop_reason is not None
         if self._stop_reason in _PAUSING:
             return  # stays pending: a resume runs it
+        self._skip(step, f"not started: {self._stop_reason}")
+
+    def _skip(self, step: StepSpec, reason: str) -> None:
         self.bus.publish(
             EventType.STEP_FINISHED,
             step.id,
             status=StepStatus.SKIPPED,
-            reason=f"not started: {self._stop_reason}",
+            reason=reason,
             duration_ms=0,
         )
 

@@ -4,8 +4,6 @@ rebuilt when they change (the old one is closed in the background)."""
 from __future__ import annotations
 
 import asyncio
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tether.lsp.feature import Feature
@@ -23,7 +21,7 @@ class DocsFeature(Feature):
         self._closing: set[asyncio.Task[None]] = set()
 
     def service(self) -> DocsService:
-        from tether.kb.service import build_docs_service
+        from tether.kb.service import docs_service_for
 
         config = self.server.settings.config
         key = (config.docs, config.context7, config.interpreter)
@@ -31,15 +29,7 @@ class DocsFeature(Feature):
             return self._service
         if self._service is not None:
             self._close_later(self._service)
-        self._service = build_docs_service(
-            self.server.workspace_root,
-            cache_dir=Path(config.docs.cache_dir) if config.docs.cache_dir else None,
-            providers=config.docs.providers,
-            context7_url=config.context7.url,
-            context7_key=os.environ.get(config.context7.api_key_env) or None,
-            interpreter=config.interpreter,
-            lookup_timeout=config.docs.lookup_timeout,
-        )
+        self._service = docs_service_for(self.server.workspace_root, config)
         self._built_from = key
         return self._service
 

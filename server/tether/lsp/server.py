@@ -12,7 +12,6 @@ import logging
 import os
 import sys
 import threading
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -86,13 +85,21 @@ class TetherServer(LanguageServer):
             self.prewarm,
             self.commands,
         ]
+        self._kinds: dict[str, Any] | None = None
+        self._kinds_for: Any = None
         self._register_handlers()
 
-    @cached_property
+    @property
     def kinds(self) -> dict[str, Any]:
+        """Step kinds for the effective settings; rebuilt only when the llm settings change
+        (the llm kind must know whether a model is configured)."""
         from tether.steps.registry import builtin_kinds
 
-        return dict(builtin_kinds())
+        config = self.settings.config
+        if self._kinds is None or self._kinds_for != config.llm:
+            self._kinds = dict(builtin_kinds(config))
+            self._kinds_for = config.llm
+        return self._kinds
 
     def _register_handlers(self) -> None:
         @self.feature(types.INITIALIZE)
