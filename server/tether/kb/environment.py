@@ -81,13 +81,7 @@ def _venv_site_packages(venv: Path) -> list[Path]:
     candidates = sorted((venv / "lib").glob("python*/site-packages"))  # POSIX layout
     candidates += sorted((venv / "lib64").glob("python*/site-packages"))
     candidates.append(venv / "Lib" / "site-packages")  # Windows layout
-    found: list[Path] = []
-    for candidate in candidates:
-        if candidate.is_dir():
-            resolved = candidate.resolve()
-            if resolved not in found:
-                found.append(resolved)
-    return found
+    return _existing(candidates)
 
 
 def _ask_interpreter(interpreter: str) -> list[Path]:
