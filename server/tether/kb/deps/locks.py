@@ -100,15 +100,23 @@ def _scan_packages(text: str) -> list[tuple[str, str]] | None:
     return entries
 
 
-def read_pipfile_lock(path: Path, workspace: Path) -> LockedVersions:
-    locked = LockedVersions()
+def _load_json_lock(path: Path, workspace: Path, locked: LockedVersions) -> dict[str, Any] | None:
+    """The lock's JSON object, or None with the problem (if any) recorded in `locked`."""
     loaded = load_json(path, workspace)
     if loaded.problem is not None or loaded.data is None:
         if loaded.problem is not None:
             locked.problems.append(loaded.problem)
+        return None
+    return loaded.data
+
+
+def read_pipfile_lock(path: Path, workspace: Path) -> LockedVersions:
+    locked = LockedVersions()
+    data = _load_json_lock(path, workspace, locked)
+    if data is None:
         return locked
     for section in ("default", "develop"):
-        entries = loaded.data.get(section, {})
+        entries = data.get(section, {})
         if not isinstance(entries, dict):
             continue
         for name, entry in entries.items():
@@ -125,16 +133,14 @@ def read_package_lock(path: Path, workspace: Path) -> LockedVersions:
     own imports resolve to. Keys are install names, so an alias maps to its real version.
     """
     locked = LockedVersions()
-    loaded = load_json(path, workspace)
-    if loaded.problem is not None or loaded.data is None:
-        if loaded.problem is not None:
-            locked.problems.append(loaded.problem)
+    data = _load_json_lock(path, workspace, locked)
+    if data is None:
         return locked
-    packages = loaded.data.get("packages")
+    packages = data.get("packages")
     if isinstance(packages, dict):
         _read_packages_map(packages, locked)
     else:
-        dependencies = loaded.data.get("dependencies")
+        dependencies = data.get("dependencies")
         if isinstance(dependencies, dict):
             _read_v1_dependencies(dependencies, locked)
     return locked
