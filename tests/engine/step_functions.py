@@ -84,3 +84,11 @@ async def echo_inputs(ctx: StepContext) -> dict[str, Any]:
 def sync_value(ctx: StepContext) -> dict[str, Any]:
     ctx.emit("from a thread")
     return {"sync": True, "attempt": ctx.attempt}
+
+
+async def wait_for_answer(ctx: StepContext) -> dict[str, Any]:
+    from tether.engine.errors import StepWaiting
+
+    if ctx.resume_result is None:
+        raise StepWaiting({"question": "why?"})
+    return {"answer": ctx.resume_result}

@@ -397,3 +397,19 @@ kill_grace = "5s"
     )
     assert outcome.state.status == "paused"
     assert outcome.elapsed < 1.5, outcome.elapsed
+
+
+async def test_steps_downstream_of_a_waiting_step_stay_pending(
+    run_workflow: RunWorkflow, tmp_path: Path
+) -> None:
+    outcome = await run_workflow(
+        python_step("ask", "wait_for_answer")
+        + python_step("use", "echo_inputs", 'needs = ["ask"]')
+        + python_step("after", "echo_inputs", 'needs = ["use"]')
+        + python_step("free", "echo_inputs")
+    )
+    assert outcome.state.status == "waiting"
+    assert outcome.step("ask").waiting == {"question": "why?"}
+    assert outcome.step("use").status == "pending"
+    assert outcome.step("after").status == "pending"
+    assert outcome.step("free").status == "succeeded"

@@ -263,10 +263,9 @@ class Runner:
                 if not await self._until_stopped_or(self._done[need].wait()):
                     self._never_started(step)
                     return
-                need_record = self.state.steps[need]
-                need_status = need_record.status
-                if need_record.waiting is not None:
-                    return  # stays pending: it runs once the waiting step has its result
+                need_status = self.state.steps[need].status
+                if need_status is StepStatus.PENDING:
+                    return  # the need waits (an agent step, or downstream of one): so do we
                 if need_status is not StepStatus.SUCCEEDED:
                     self._skip(step, f"needs {need}, which {need_status}")
                     return
