@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from tether.kb.providers.base import ProviderNotFound, ProviderResult
 
 if TYPE_CHECKING:
-    from tether.kb.providers.local_node import NodeModules
-    from tether.kb.providers.local_python import PythonPackages
+    from tether.kb.providers.local_node import NodeDocs, NodeModules
+    from tether.kb.providers.local_python import PythonDocs, PythonPackages
     from tether.kb.providers.python_outline import OutlineLimits
 
 
@@ -119,24 +119,22 @@ class LocalProvider:
         if not self._is_npm_only(library):
             python_docs = self.python_packages().document(library)
             if python_docs is not None:
-                self._check_version(library, version, python_docs.version)
-                return ProviderResult(
-                    content=python_docs.markdown,
-                    provider=self.name,
-                    library=python_docs.name,
-                    version=python_docs.version,
-                    meta={"ecosystem": "pypi", "source": str(python_docs.source)},
-                )
+                return self._result(library, version, python_docs, "pypi")
         node_docs = self.node.document(library)
         if node_docs is None:
             return None
-        self._check_version(library, version, node_docs.version)
+        return self._result(library, version, node_docs, "npm")
+
+    def _result(
+        self, library: str, wanted: str | None, docs: PythonDocs | NodeDocs, ecosystem: str
+    ) -> ProviderResult:
+        self._check_version(library, wanted, docs.version)
         return ProviderResult(
-            content=node_docs.markdown,
+            content=docs.markdown,
             provider=self.name,
-            library=node_docs.name,
-            version=node_docs.version,
-            meta={"ecosystem": "npm", "source": str(node_docs.source)},
+            library=docs.name,
+            version=docs.version,
+            meta={"ecosystem": ecosystem, "source": str(docs.source)},
         )
 
     def _check_version(self, library: str, wanted: str | None, installed: str | None) -> None:
