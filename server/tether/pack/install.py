@@ -14,7 +14,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -156,13 +156,7 @@ def _install_file(
         action = OVERWRITTEN
     else:
         return outcome(KEPT, _kept_reason(pack_file.target, recorded)), None
-    if dry_run:
-        return outcome(action), None
-    try:
-        _write_atomically(path, desired)
-    except OSError as error:
-        return outcome(FAILED, f"cannot write: {error.strerror or error}"), None
-    return outcome(action), wanted_hash
+    return _carry_out(path, desired, outcome(action), wanted_hash, dry_run=dry_run)
 
 
 def _install_section(
@@ -206,13 +200,24 @@ def _install_section(
         else:
             return outcome(KEPT, "tether section " + _kept_reason(pack_file.target, recorded)), None
         new_text = replace_section(text or "", section, body)
+    return _carry_out(
+        path, new_text.encode("utf-8"), outcome(action, detail), wanted_hash, dry_run=dry_run
+    )
+
+
+def _carry_out(
+    path: Path, data: bytes, planned: Outcome, wanted_hash: str, *, dry_run: bool
+) -> tuple[Outcome, str | None]:
+    """Write `data` as planned (a dry run only reports the plan); the hash to record is
+    returned only once the file really holds it."""
     if dry_run:
-        return outcome(action, detail), None
+        return planned, None
     try:
-        _write_atomically(path, new_text.encode("utf-8"))
+        _write_atomically(path, data)
     except OSError as error:
-        return outcome(FAILED, f"cannot write: {error.strerror or error}"), None
-    return outcome(action, detail), wanted_hash
+        failed = replace(planned, action=FAILED, detail=f"cannot write: {error.strerror or error}")
+        return failed, None
+    return planned, wanted_hash
 
 
 def _kept_reason(target: str, recorded: dict[str, str]) -> str:
