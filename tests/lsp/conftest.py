@@ -69,6 +69,23 @@ run = "test -f resume-ok || sleep 30"
 needs = ["quick"]
 """
 
+# An agent step waits for a result handed in through tether.resume; the next step uses it.
+HANDOFF = """
+name = "handoff"
+description = "asks the agent, then uses its answer"
+
+[[steps]]
+id = "ask"
+kind = "agent"
+task = "Name a colour"
+
+[[steps]]
+id = "after"
+kind = "command"
+run = ["sh", "-c", "echo agent said ${steps.ask.output.result}"]
+needs = ["ask"]
+"""
+
 NAP = """
 name = "nap"
 description = "one step that takes a moment"
@@ -156,6 +173,7 @@ def make_workspace(root: Path, *, config: str | None = None) -> Path:
         "prewarm": PREWARM,
         "nap": NAP,
         "noisy": NOISY,
+        "handoff": HANDOFF,
     }.items():
         (workflows / f"{name}.toml").write_text(textwrap.dedent(text))
     (root / "fixture_steps.py").write_text(STEPS)

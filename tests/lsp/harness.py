@@ -43,6 +43,9 @@ class TestClient(LanguageClient):
         self.registrations: list[types.RegistrationParams] = []
         self._changed = asyncio.Event()
         self.refuse_registration = False
+        self.message_requests: list[types.ShowMessageRequestParams] = []
+        self.pick_action = True
+        """Answer `window/showMessageRequest` with its first action (else: dismissed)."""
         self.workspace = Path()
         """The server's workspace (set by the fixtures that start it)."""
 
@@ -117,6 +120,15 @@ def make_client() -> TestClient:
         if ls.refuse_registration:
             raise RuntimeError("registration refused by this client")
         ls.registrations.append(params)
+
+    @client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
+    def message_request(
+        ls: TestClient, params: types.ShowMessageRequestParams
+    ) -> types.MessageActionItem | None:
+        ls.message_requests.append(params)
+        if ls.pick_action and params.actions:
+            return params.actions[0]
+        return None
 
     return client
 

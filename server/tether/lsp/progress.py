@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tether.engine.events import EventType
 from tether.lsp.feature import Feature
 from tether.lsp.run_story import RunStory, Transition
 
@@ -88,6 +89,10 @@ class RunProgress:
                     self._end(Transition(item.message, ended=True, status=item.status))
                     return
                 transition = self.story.apply(item)
+                if item.type is EventType.STEP_WAITING:
+                    self.feature.server.waiting.announce(
+                        self.run_id, self.story.workflow, item.data.get("request")
+                    )
                 if transition is None:
                     continue
                 if transition.ended:

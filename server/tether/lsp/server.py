@@ -32,6 +32,7 @@ from tether.lsp.prewarm import PrewarmFeature
 from tether.lsp.progress import ProgressFeature
 from tether.lsp.runs_follow import RunsFollower
 from tether.lsp.settings import Settings
+from tether.lsp.waiting_notice import WaitingNotice
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class TetherServer(LanguageServer):
         self.lifecycle = Lifecycle(self)
         self.runs = LiveRuns(self)
         self.run_progress = ProgressFeature(self)
+        self.waiting = WaitingNotice(self)
         self.docs = DocsFeature(self)
         self.prewarm = PrewarmFeature(self)
         self.dependencies = DependencyWatch(self)
@@ -79,6 +81,7 @@ class TetherServer(LanguageServer):
             self.lifecycle,
             self.runs,
             self.run_progress,
+            self.waiting,
             self.docs,
             self.follower,
             self.dependencies,
