@@ -9,25 +9,13 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from tests.kb.dependency_files import by_name, write
 from tether.kb.deps import (
     DEPENDENCY_FILE_GLOBS,
-    Dependency,
-    Detection,
     detect_dependencies,
     is_dependency_file,
     parse_dependency_file,
 )
-
-
-def write(root: Path, relative: str, text: str) -> Path:
-    path = root / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def by_name(detection: Detection) -> dict[str, Dependency]:
-    return {dependency.name: dependency for dependency in detection.dependencies}
 
 
 def test_one_entry_per_package_with_the_most_direct_group(tmp_path: Path) -> None:

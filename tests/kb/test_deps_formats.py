@@ -7,22 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tether.kb.deps import Dependency, Detection, parse_dependency_file
+from tests.kb.dependency_files import by_name, parse_file
+from tether.kb.deps import parse_dependency_file
 from tether.kb.deps.files import read_lock
 
 
-def parse(root: Path, name: str, text: str) -> Detection:
-    path = root / name
-    path.write_text(text, encoding="utf-8")
-    return parse_dependency_file(path, root)
-
-
-def by_name(detection: Detection) -> dict[str, Dependency]:
-    return {dependency.name: dependency for dependency in detection.dependencies}
-
-
 def test_setup_cfg_sections_comments_and_no_interpolation(tmp_path: Path) -> None:
-    detection = parse(
+    detection = parse_file(
         tmp_path,
         "setup.cfg",
         "[metadata]\nurl = https://x.org/%%20\n\n[options]\ninstall_requires =\n"
@@ -41,16 +32,16 @@ def test_setup_cfg_sections_comments_and_no_interpolation(tmp_path: Path) -> Non
 
 def test_setup_cfg_file_directive_and_malformed_file(tmp_path: Path) -> None:
     (tmp_path / "reqs.txt").write_text("flask\n")
-    detection = parse(tmp_path, "setup.cfg", "[options]\ninstall_requires = file: reqs.txt\n")
+    detection = parse_file(tmp_path, "setup.cfg", "[options]\ninstall_requires = file: reqs.txt\n")
     assert [(d.name, d.source) for d in detection.dependencies] == [("flask", "reqs.txt")]
-    broken = parse(tmp_path, "setup.cfg", "install_requires = x\n")
+    broken = parse_file(tmp_path, "setup.cfg", "install_requires = x\n")
     assert broken.dependencies == []
     assert broken.problems[0].line == 1
     assert broken.problems[0].reason.startswith("invalid setup.cfg: ")
 
 
 def test_pipfile_categories_markers_and_locations(tmp_path: Path) -> None:
-    detection = parse(
+    detection = parse_file(
         tmp_path,
         "Pipfile",
         '[[source]]\nurl = "https://pypi.org/simple"\nname = "pypi"\n\n'
@@ -77,7 +68,7 @@ def test_package_json_sections_aliases_and_specs(tmp_path: Path) -> None:
         "peerDependencies": {"vite": "^5 || ^6"},
         "devDependencies": {"slash3": "npm:slash@^3.0.0", "vite": "workspace:*", "bad": 3},
     }
-    detection = parse(tmp_path, "package.json", json.dumps(manifest, indent=2))
+    detection = parse_file(tmp_path, "package.json", json.dumps(manifest, indent=2))
     found = by_name(detection)
     assert found["lodash"].spec == "^4.17.0" and found["lodash"].group == "main"
     assert found["lodash"].line == 3
@@ -97,13 +88,13 @@ def test_package_json_sections_aliases_and_specs(tmp_path: Path) -> None:
 
 
 def test_package_json_invalid_json_and_invalid_names(tmp_path: Path) -> None:
-    broken = parse(tmp_path, "package.json", '{\n  "dependencies": {\n    "a": "1",\n  }\n}\n')
+    broken = parse_file(tmp_path, "package.json", '{\n  "dependencies": {\n    "a": "1",\n  }\n}\n')
     assert broken.dependencies == []
     assert broken.problems[0].line == 4
     assert broken.problems[0].reason.startswith("invalid JSON: ")
-    not_object = parse(tmp_path, "package.json", "[1, 2]")
+    not_object = parse_file(tmp_path, "package.json", "[1, 2]")
     assert not_object.problems[0].reason == "expected a JSON object at the top level"
-    names = parse(
+    names = parse_file(
         tmp_path, "package.json", json.dumps({"dependencies": {"../evil": "1", "ok": "1"}})
     )
     assert [d.name for d in names.dependencies] == ["ok"]

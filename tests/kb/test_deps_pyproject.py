@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tether.kb.deps import Dependency, Detection, parse_dependency_file
+from tests.kb.dependency_files import by_name, parse_file
+from tether.kb.deps import Detection
 
 
 def parse(root: Path, text: str) -> Detection:
-    path = root / "pyproject.toml"
-    path.write_text(text, encoding="utf-8")
-    return parse_dependency_file(path, root)
-
-
-def by_name(detection: Detection) -> dict[str, Dependency]:
-    return {dependency.name: dependency for dependency in detection.dependencies}
+    return parse_file(root, "pyproject.toml", text)
 
 
 def test_pep621_dependencies_and_extras_with_lines(tmp_path: Path) -> None:

@@ -4,22 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tether.kb.deps import Dependency, Detection, parse_dependency_file
-
-
-def write(root: Path, relative: str, text: str) -> Path:
-    path = root / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
+from tests.kb.dependency_files import by_name, parse_file, write
+from tether.kb.deps import Detection, parse_dependency_file
 
 
 def parse(root: Path, text: str, name: str = "requirements.txt") -> Detection:
-    return parse_dependency_file(write(root, name, text), root)
-
-
-def by_name(detection: Detection) -> dict[str, Dependency]:
-    return {dependency.name: dependency for dependency in detection.dependencies}
+    return parse_file(root, name, text)
 
 
 def test_comments_blank_lines_trailing_tabs_and_spacing(tmp_path: Path) -> None:
