@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.steps.workflow_files import new_execution
 from tether.engine.errors import WorkflowError
 from tether.engine.execution import Execution
-from tether.engine.loader import apply_params, load_workflow
+from tether.engine.loader import load_workflow
 from tether.engine.platform import lock_owner
 from tether.engine.state import RunState
 from tether.steps.registry import builtin_kinds
@@ -43,12 +44,7 @@ run = ["echo", "got: ${steps.do.output.result}"]
 
 
 async def start(workspace: Path, text: str) -> tuple[RunState, Execution]:
-    folder = workspace / ".tether" / "workflows"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "hand.toml").write_text(text)
-    kinds = builtin_kinds()
-    spec = load_workflow(folder / "hand.toml", kinds)
-    execution = Execution.new(spec, apply_params(spec, {}), workspace, kinds)
+    execution = new_execution(workspace, "hand.toml", text, builtin_kinds())
     return await execution.run(), execution
 
 

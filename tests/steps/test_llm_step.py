@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.openai import FakeOpenAI, error_reply
+from tests.steps.workflow_files import new_execution
 from tether.config import LLMConfigSection, TetherConfig
 from tether.engine.errors import WorkflowError
 from tether.engine.execution import Execution
 from tether.engine.kinds import StepKind
-from tether.engine.loader import apply_params, load_workflow
+from tether.engine.loader import load_workflow
 from tether.engine.state import RunState
 from tether.steps.registry import builtin_kinds
 
@@ -64,11 +65,7 @@ class Ran:
 
 
 async def run(workspace: Path, text: str, kinds: dict[str, StepKind], **params: str) -> Ran:
-    folder = workspace / ".tether" / "workflows"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "ask.toml").write_text(text)
-    spec = load_workflow(folder / "ask.toml", kinds)
-    execution = Execution.new(spec, apply_params(spec, params), workspace, kinds)
+    execution = new_execution(workspace, "ask.toml", text, kinds, params)
     started = time.monotonic()
     state = await execution.run()
     return Ran(state, time.monotonic() - started, execution.run_dir, workspace)

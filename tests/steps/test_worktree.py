@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from tests.steps.workflow_files import new_execution
 from tether.engine.context import StepContext
 from tether.engine.errors import WorkflowError
-from tether.engine.execution import Execution
-from tether.engine.loader import apply_params, load_workflow
+from tether.engine.loader import load_workflow
 from tether.engine.state import RunState
 from tether.steps.registry import builtin_kinds
 from tether.steps.worktree import worktree_root
@@ -125,13 +125,7 @@ inputs = {{ {rendered} }}
 
 
 async def run_in(workspace: Path, text: str) -> RunState:
-    folder = workspace / ".tether" / "workflows"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "iso.toml").write_text(text)
-    kinds = builtin_kinds()
-    spec = load_workflow(folder / "iso.toml", kinds)
-    execution = Execution.new(spec, apply_params(spec, {}), workspace, kinds)
-    return await execution.run()
+    return await new_execution(workspace, "iso.toml", text, builtin_kinds()).run()
 
 
 @pytest.fixture
