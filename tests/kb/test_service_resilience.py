@@ -305,6 +305,13 @@ async def test_an_unreadable_environment_is_reported_and_the_lookup_goes_on(
     ]
 
 
+async def trip(provider: Context7Provider, breaker: CircuitBreaker) -> None:
+    """Three failed calls in a row: what opens the breaker."""
+    for _ in range(3):
+        with pytest.raises(ProviderUnavailable):
+            await guarded_fetch(provider, breaker, "widget", None, "", timeout=2)
+
+
 async def test_breaker_refuses_the_fourth_call_in_under_a_millisecond_then_probes(
     tmp_path: Path,
 ) -> None:
@@ -313,9 +320,7 @@ async def test_breaker_refuses_the_fourth_call_in_under_a_millisecond_then_probe
     async with FakeContext7("server_error", burst=100) as fake:
         provider = context7_for(fake, attempts=1)
         try:
-            for _ in range(3):
-                with pytest.raises(ProviderUnavailable):
-                    await guarded_fetch(provider, breaker, "widget", None, "", timeout=2)
+            await trip(provider, breaker)
             assert breaker.state is BreakerState.OPEN
             refusals: list[float] = []
             for _ in range(5):  # the 4th call and the next ones: median, so that one
@@ -343,9 +348,7 @@ async def test_a_failed_probe_opens_the_breaker_again(tmp_path: Path) -> None:
     async with FakeContext7("server_error", burst=100) as fake:
         provider = context7_for(fake, attempts=1)
         try:
-            for _ in range(3):
-                with pytest.raises(ProviderUnavailable):
-                    await guarded_fetch(provider, breaker, "widget", None, "", timeout=2)
+            await trip(provider, breaker)
             now[0] += 30.0
             with pytest.raises(ProviderUnavailable):
                 await guarded_fetch(provider, breaker, "widget", None, "", timeout=2)
