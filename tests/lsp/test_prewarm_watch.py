@@ -5,6 +5,7 @@ records what it was asked for (see conftest)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -154,5 +155,52 @@ async def test_with_prewarm_on_save_off_a_change_prewarms_nothing(
             lambda: "dependencies changed (httpx); prewarm.onSave is off" in client.log_text()
         )
         assert calls(workspace) == [] and prewarm_runs(client) == []
+    finally:
+        await stop_server(client)
+
+
+def inotify_watches(pid: int) -> int:
+    """How many inotify watches the process holds (Linux: /proc/PID/fdinfo)."""
+    count = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            if fd.readlink().name != "anon_inode:inotify":
+                continue
+            info = Path(f"/proc/{pid}/fdinfo/{fd.name}").read_text()
+        except OSError:
+            continue  # closed meanwhile
+        count += sum(1 for line in info.splitlines() if line.startswith("inotify wd:"))
+    return count
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts inotify watches")
+async def test_the_fallback_watches_dependency_folders_not_the_whole_tree(
+    workspace: Path, env: dict[str, str]
+) -> None:
+    """node_modules and .venv get no OS watches; requirements/ and npm workspace members,
+    where detection reads files, do (a change there pre-warms)."""
+    for index in range(60):
+        (workspace / "node_modules" / f"package-{index}" / "lib").mkdir(parents=True)
+        (workspace / ".venv" / "lib" / f"site-{index}").mkdir(parents=True)
+    (workspace / "requirements").mkdir()
+    (workspace / "requirements" / "dev.txt").write_text("pytest==8.0.0\n")
+    member = workspace / "packages" / "web"
+    member.mkdir(parents=True)
+    (member / "package.json").write_text('{"name": "web", "dependencies": {"left-pad": "1"}}')
+    (workspace / "package.json").write_text('{"name": "root", "workspaces": ["packages/*"]}')
+    client = await start_server(
+        workspace, env, capabilities("neovim"), {"prewarm": {"onStart": False}}
+    )
+    try:
+        await client.until(lambda: "watching dependency files with watchfiles" in client.log_text())
+        assert "(3 folders)" in client.log_text()
+        assert client._server is not None
+        assert inotify_watches(client._server.pid) < 30
+        (workspace / "requirements" / "dev.txt").write_text("pytest==8.0.0\nhypothesis==6.0\n")
+        await client.until(lambda: calls(workspace) == ["hypothesis"])
+        (member / "package.json").write_text(
+            '{"name": "web", "dependencies": {"left-pad": "1", "is-odd": "3"}}'
+        )
+        await client.until(lambda: calls(workspace) == ["hypothesis", "is-odd"])
     finally:
         await stop_server(client)

@@ -2,7 +2,8 @@
 dependencies that are new or changed.
 
 Changes arrive as client-registered `workspace/didChangeWatchedFiles` (when the client
-supports dynamic registration), from a watchfiles watcher otherwise, and from
+supports dynamic registration), from a watchfiles watcher on the folders that hold
+dependency files otherwise (each folder alone, never the whole tree), and from
 `textDocument/didSave` of those files either way. Bursts are debounced; the detected set
 is diffed against the previous one by name, spec and version.
 """
@@ -13,6 +14,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,15 +36,44 @@ DependencyKey = tuple[str, str]
 DependencyFacts = tuple[str, str | None]
 
 
-def snapshot(workspace: Path) -> dict[DependencyKey, DependencyFacts]:
+@dataclass(frozen=True)
+class Snapshot:
+    facts: dict[DependencyKey, DependencyFacts]
     """(ecosystem, name) -> (spec, version) of every detected dependency."""
+    folders: frozenset[Path]
+    """The folders that hold dependency files detection reads (what the fallback watches)."""
+
+
+def snapshot(workspace: Path) -> Snapshot:
+    """What detection finds now, and where it looked (file I/O: called in a thread)."""
     from tether.kb.deps import detect_dependencies
 
     detection = detect_dependencies(workspace)
-    return {
+    facts = {
         (dependency.ecosystem, dependency.name): (dependency.spec, dependency.version)
         for dependency in detection.dependencies
     }
+    sources = {workspace / dependency.source for dependency in detection.dependencies}
+    return Snapshot(facts, watched_folders(workspace, sources))
+
+
+def watched_folders(workspace: Path, sources: Iterable[Path]) -> frozenset[Path]:
+    """The workspace itself, its `requirements/` folder, and the folder of every file a
+    dependency was declared in (npm workspace members, `-r` includes) inside the workspace.
+
+    Each is watched on its own, not recursively: a recursive watch would put an OS watch
+    on every folder of `node_modules` and `.venv` (watchfiles' filter only drops events)."""
+    from tether.kb.deps.files import REQUIREMENTS_DIRECTORY
+
+    root = workspace.resolve()
+    folders = {root}
+    if (root / REQUIREMENTS_DIRECTORY).is_dir():
+        folders.add(root / REQUIREMENTS_DIRECTORY)
+    for source in sources:
+        folder = source.resolve().parent
+        if folder.is_relative_to(root) and folder.is_dir():
+            folders.add(folder)
+    return frozenset(folders)
 
 
 def changed_names(
@@ -57,10 +88,12 @@ class DependencyWatch(Feature):
         super().__init__(server)
         self.mode = "none"
         """How changes are noticed: `registered`, `watchfiles` or `none`."""
-        self._known: dict[DependencyKey, DependencyFacts] | None = None
+        self._known: Snapshot | None = None
+        self._watching: frozenset[Path] = frozenset()
+        self._watch_task: asyncio.Task[None] | None = None
         self._dirty = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._stop = threading.Event()
+        self._stop_watching = threading.Event()
         self._dynamic = False
 
     def initialize(self, params: types.InitializeParams) -> None:
@@ -75,12 +108,27 @@ class DependencyWatch(Feature):
             self.mode = "registered"
         else:
             self.mode = "watchfiles"
-            self._spawn(self._watch(), "dependency-watchfiles")
+            self._rewatch(self._known.folders)
 
-    def _spawn(self, coroutine: Any, name: str) -> None:
+    def _spawn(self, coroutine: Any, name: str) -> asyncio.Task[None]:
         task = asyncio.create_task(coroutine, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _rewatch(self, folders: frozenset[Path]) -> None:
+        """(Re)start the fallback watcher when the folders to watch changed."""
+        if folders == self._watching and self._watch_task is not None:
+            return
+        # Each watcher has its own stop event: watchfiles sets it when its task is cancelled.
+        self._stop_watching.set()
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+        self._stop_watching = threading.Event()
+        self._watching = folders
+        self._watch_task = self._spawn(
+            self._watch(folders, self._stop_watching), "dependency-watchfiles"
+        )
 
     async def _register(self) -> bool:
         from lsprotocol import types
@@ -106,31 +154,38 @@ class DependencyWatch(Feature):
         self.logger.info("watching dependency files through the client")
         return True
 
-    async def _watch(self) -> None:
-        from watchfiles import DefaultFilter, awatch
+    async def _watch(self, folders: frozenset[Path], stop: threading.Event) -> None:
+        from watchfiles import awatch
 
-        from tether.kb.deps import is_dependency_file
+        from tether.kb.deps.files import REQUIREMENTS_DIRECTORY, is_dependency_file
 
-        class DependencyFilter(DefaultFilter):
-            def __call__(self, change: Any, path: str) -> bool:
-                return super().__call__(change, path) and is_dependency_file(Path(path))
+        root = self.server.workspace_root.resolve()
+
+        def relevant(_change: Any, path: str) -> bool:
+            # A new `requirements/` folder is a new place to watch: rescan for it too.
+            candidate = Path(path)
+            return is_dependency_file(candidate) or candidate == root / REQUIREMENTS_DIRECTORY
 
         announced = False
         try:
             async for changes in awatch(
-                self.server.workspace_root,
-                watch_filter=DependencyFilter(),
+                *sorted(folders),
+                watch_filter=relevant,
+                recursive=False,
                 debounce=int(DEBOUNCE * 1000),
                 rust_timeout=_WATCH_TIMEOUT_MS,
                 yield_on_timeout=True,
-                stop_event=self._stop,
+                stop_event=stop,
             ):
                 if not announced:
                     # The first (empty) yield means the OS watches are in place.
                     announced = True
-                    self.logger.info("watching dependency files with watchfiles")
+                    self.logger.info(
+                        "watching dependency files with watchfiles (%d folders)", len(folders)
+                    )
                 if changes:
-                    self.files_changed([Path(path) for _change, path in changes])
+                    self.logger.debug("changed: %s", ", ".join(path for _c, path in changes))
+                    self._dirty.set()
         except (OSError, RuntimeError) as error:
             self.logger.warning("cannot watch dependency files: %s", error)
 
@@ -157,8 +212,10 @@ class DependencyWatch(Feature):
         except OSError as error:
             self.logger.warning("dependency detection failed: %s", error)
             return
-        names = changed_names(self._known or {}, current)
+        names = changed_names(self._known.facts if self._known else {}, current.facts)
         self._known = current
+        if self.mode == "watchfiles":
+            self._rewatch(current.folders)
         if not names:
             self.logger.debug("dependency files changed, dependencies did not")
             return
@@ -171,7 +228,7 @@ class DependencyWatch(Feature):
             self.logger.warning("%s", error)
 
     async def close(self) -> None:
-        self._stop.set()
+        self._stop_watching.set()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
