@@ -42,12 +42,6 @@ def api_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeOpenAI]:
-    async with FakeOpenAI() as server:
-        yield server
-
-
 def make_config(fake: FakeOpenAI, **overrides: object) -> LLMConfig:
     base = LLMConfig(
         base_url=fake.base_url,
