@@ -45,6 +45,13 @@ def write_run(path: Path, durability: Durability = Durability.STEP, *, big: int 
     return state
 
 
+def replace_line(path: Path, index: int, new: bytes) -> None:
+    """Overwrite line `index` (from 0) of a journal, as damage or a forgery would."""
+    lines = path.read_bytes().split(b"\n")
+    lines[index] = new
+    path.write_bytes(b"\n".join(lines))
+
+
 def test_every_event_is_one_orjson_line_with_increasing_seq(tmp_path: Path) -> None:
     path = tmp_path / JOURNAL_NAME
     write_run(path)
@@ -96,9 +103,7 @@ def test_complete_json_without_newline_counts_as_torn(tmp_path: Path) -> None:
 def test_garbage_middle_line_names_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / JOURNAL_NAME
     write_run(path)
-    lines = path.read_bytes().split(b"\n")
-    lines[2] = b"\x00garbage{"
-    path.write_bytes(b"\n".join(lines))
+    replace_line(path, 2, b"\x00garbage{")
     with pytest.raises(JournalError, match=rf"^{path}:3: damaged journal line"):
         list(read_events(path))
 
@@ -106,9 +111,7 @@ def test_garbage_middle_line_names_file_and_line(tmp_path: Path) -> None:
 def test_a_line_that_is_json_but_not_an_event_is_damage(tmp_path: Path) -> None:
     path = tmp_path / JOURNAL_NAME
     write_run(path)
-    lines = path.read_bytes().split(b"\n")
-    lines[1] = b'{"seq": 2, "type": "no_such_type", "ts": 1, "run_id": "r1"}'
-    path.write_bytes(b"\n".join(lines))
+    replace_line(path, 1, b'{"seq": 2, "type": "no_such_type", "ts": 1, "run_id": "r1"}')
     with pytest.raises(JournalError, match=r":2: damaged journal line"):
         list(read_events(path))
 
@@ -116,9 +119,7 @@ def test_a_line_that_is_json_but_not_an_event_is_damage(tmp_path: Path) -> None:
 def test_sequence_going_backwards_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / JOURNAL_NAME
     write_run(path)
-    lines = path.read_bytes().split(b"\n")
-    lines[4] = lines[2]
-    path.write_bytes(b"\n".join(lines))
+    replace_line(path, 4, path.read_bytes().split(b"\n")[2])
     with pytest.raises(JournalError, match=r":5: sequence number 3 after 4"):
         list(read_events(path))
 
@@ -155,11 +156,9 @@ def test_artifact_reference_outside_the_run_dir_is_refused(tmp_path: Path) -> No
     path = tmp_path / JOURNAL_NAME
     write_run(path)
     (tmp_path / "secret.json").write_text('"secret"')
-    lines = path.read_bytes().split(b"\n")
-    record = orjson.loads(lines[4])
+    record = orjson.loads(path.read_bytes().split(b"\n")[4])
     record["output"] = {"$artifact": "../secret.json"}
-    lines[4] = orjson.dumps(record)
-    path.write_bytes(b"\n".join(lines))
+    replace_line(path, 4, orjson.dumps(record))
     with pytest.raises(JournalError, match=r":5: invalid artifact reference"):
         replay(path, "r1")
 
