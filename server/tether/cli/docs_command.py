@@ -7,6 +7,8 @@ and a docs answer served from the cache never imports httpx at all.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,11 +89,8 @@ def cache() -> None:
 @click.option("-C", "--directory", default=".", metavar="DIR", help="Workspace folder.")
 def stats(as_json: bool, directory: str) -> None:
     """Entries, size, hits, misses, errors and latency per cache tier."""
-    store = _store(load_settings(_workspace(directory)))
-    try:
+    with _open_store(directory) as store:
         snapshot = store.stats().to_json()
-    finally:
-        store.close()
     if as_json:
         print_json(snapshot)
         return
@@ -117,12 +116,9 @@ def stats(as_json: bool, directory: str) -> None:
 @click.option("-C", "--directory", default=".", metavar="DIR", help="Workspace folder.")
 def clear(as_json: bool, directory: str) -> None:
     """Remove every cached docs entry (all workspaces share the cache)."""
-    store = _store(load_settings(_workspace(directory)))
-    try:
+    with _open_store(directory) as store:
         removed = store.clear()
         where = str(store.directory)
-    finally:
-        store.close()
     if as_json:
         print_json({"removed": removed, "directory": where})
     else:
@@ -192,11 +188,18 @@ def _service(workspace: Path, config: TetherConfig) -> DocsService:
         fail(str(error), EXIT_USAGE)
 
 
-def _store(config: TetherConfig) -> DocsStore:
+@contextmanager
+def _open_store(directory: str) -> Iterator[DocsStore]:
+    """The docs cache the workspace's settings name, closed when the block ends."""
     from tether.kb.store import DocsStore
 
-    directory = Path(config.docs.cache_dir).expanduser() if config.docs.cache_dir else None
-    return DocsStore(directory)
+    config = load_settings(_workspace(directory))
+    cache_dir = Path(config.docs.cache_dir).expanduser() if config.docs.cache_dir else None
+    store = DocsStore(cache_dir)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def _count(value: object) -> str:
