@@ -39,6 +39,26 @@ async def test_shutdown_mid_run_pauses_it_and_answers_within_a_second(
     assert all(process_gone(pid) for pid in pids)
     assert (workspace / "cleaned").exists()
     assert journal_status(workspace, run_id) == ("paused", "interrupted")
+    assert_resumable(workspace, run_id)
+
+
+def assert_resumable(workspace: Path, run_id: str) -> None:
+    """The engine accepts a resume (the lock is free, the journal is whole, the run is
+    resumable); nothing is run here."""
+    from tether.engine.execution import Execution
+    from tether.steps.registry import builtin_kinds
+
+    execution = Execution.resume(workspace, run_id, builtin_kinds())
+    try:
+        assert not execution.already_succeeded
+        assert execution.state.resumable
+        # Both steps were stopped in flight (recorded as cancelled): both run again.
+        assert {step.id: str(step.status) for step in execution.state.steps.values()} == {
+            "sleeper": "cancelled",
+            "guard": "cancelled",
+        }
+    finally:
+        execution.close()
 
 
 async def test_exit_without_shutdown_ends_with_code_1(client: TestClient) -> None:

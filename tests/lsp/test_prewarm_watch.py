@@ -5,6 +5,7 @@ records what it was asked for (see conftest)."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from tests.lsp.harness import (
     start_server,
     stop_server,
 )
+from tether.lsp.dependency_watch import DEBOUNCE
 
 
 def calls(workspace: Path) -> list[str]:
@@ -61,10 +63,12 @@ async def test_a_dependency_change_prewarms_only_what_changed(
             globs = {watcher["globPattern"] for watcher in options["watchers"]}
             assert {"**/*requirements*.txt", "**/pyproject.toml", "**/uv.lock"} <= globs
         requirements = workspace / "requirements.txt"
-        # A burst: two writes (and, for the registering client, two notifications).
+        # A burst: two writes (and, for the registering client, two notifications) a
+        # moment apart, well within DEBOUNCE: one pre-warm for both, not one for each.
         requirements.write_text("click==8.1.7\nhttpx==0.27.0\n")
         if client_name == "vscode":
             notify_changed(client, requirements)
+        await asyncio.sleep(DEBOUNCE / 3)  # the stimulus's timing, not synchronisation
         requirements.write_text("click==8.1.7\nhttpx==0.27.0\nrich==13.7.1\n")
         if client_name == "vscode":
             notify_changed(client, requirements)
