@@ -10,6 +10,7 @@ import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -40,6 +41,18 @@ QUICK_RETRY = RetryPolicy(attempts=3, initial=0.01, maximum=0.02)
 @pytest.fixture(autouse=True)
 def api_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
+
+
+@asynccontextmanager
+async def open_client(
+    config: LLMConfig, *, breaker: CircuitBreaker | None = None
+) -> AsyncIterator[LLMClient]:
+    """An LLMClient for `config`, closed when the block ends however the test went."""
+    client = LLMClient(config, breaker=breaker)
+    try:
+        yield client
+    finally:
+        await client.aclose()
 
 
 def make_config(fake: FakeOpenAI, **overrides: object) -> LLMConfig:
@@ -86,11 +99,8 @@ async def fail(
 
 async def test_normal_stream_assembles_text_in_order(fake: FakeOpenAI) -> None:
     fake.stream(["Hel", "lo, ", "world"], usage={"total_tokens": 7})
-    client = LLMClient(make_config(fake, temperature=0.2, max_tokens=50))
-    try:
+    async with open_client(make_config(fake, temperature=0.2, max_tokens=50)) as client:
         result, received = await call(client)
-    finally:
-        await client.aclose()
 
     assert received == ["Hel", "lo, ", "world"]
     assert result == CompletionResult(
@@ -121,11 +131,8 @@ async def test_stream_split_byte_by_byte_with_crlf_and_comments(fake: FakeOpenAI
         + DONE.replace(b"\n", b"\r\n")
     )
     fake.raw([wire[i : i + 1] for i in range(len(wire))])
-    client = LLMClient(make_config(fake))
-    try:
+    async with open_client(make_config(fake)) as client:
         result, received = await call(client)
-    finally:
-        await client.aclose()
     assert received == ["caf\u00e9 ", "ok"]
     assert result.text == "caf\u00e9 ok"
 
@@ -134,11 +141,8 @@ async def test_stall_after_some_chunks_times_out_idle_keeping_partial_text(
     fake: FakeOpenAI,
 ) -> None:
     fake.stream(["one ", "two ", "three"], stall_after=2)
-    client = LLMClient(make_config(fake, idle_timeout=0.3, retry=QUICK_RETRY))
-    try:
+    async with open_client(make_config(fake, idle_timeout=0.3, retry=QUICK_RETRY)) as client:
         error, received, elapsed = await fail(client)
-    finally:
-        await client.aclose()
 
     assert isinstance(error, LLMTimeout)
     assert error.phase == "idle"
@@ -150,11 +154,8 @@ async def test_stall_after_some_chunks_times_out_idle_keeping_partial_text(
 
 async def test_no_first_token_times_out_despite_keep_alives(fake: FakeOpenAI) -> None:
     fake.stall_before_text(keep_alives=3, interval=0.05)
-    client = LLMClient(make_config(fake, first_token_timeout=0.4, idle_timeout=0.1))
-    try:
+    async with open_client(make_config(fake, first_token_timeout=0.4, idle_timeout=0.1)) as client:
         error, received, elapsed = await fail(client)
-    finally:
-        await client.aclose()
 
     assert isinstance(error, LLMTimeout)
     assert error.phase == "first_token"
@@ -165,11 +166,8 @@ async def test_no_first_token_times_out_despite_keep_alives(fake: FakeOpenAI) ->
 
 async def test_total_timeout_stops_a_stream_that_never_goes_idle(fake: FakeOpenAI) -> None:
     fake.trickle("x", interval=0.05)
-    client = LLMClient(make_config(fake, idle_timeout=1.0, total_timeout=0.5))
-    try:
+    async with open_client(make_config(fake, idle_timeout=1.0, total_timeout=0.5)) as client:
         error, received, elapsed = await fail(client)
-    finally:
-        await client.aclose()
 
     assert isinstance(error, LLMTimeout)
     assert error.phase == "total"
@@ -180,13 +178,10 @@ async def test_total_timeout_stops_a_stream_that_never_goes_idle(fake: FakeOpenA
 async def test_429_with_retry_after_waits_then_succeeds(fake: FakeOpenAI) -> None:
     fake.status(429, headers={"Retry-After": "1"})
     fake.stream(["fine"])
-    client = LLMClient(make_config(fake, retry=QUICK_RETRY))
-    try:
+    async with open_client(make_config(fake, retry=QUICK_RETRY)) as client:
         started = time.monotonic()
         result, _ = await call(client)
         elapsed = time.monotonic() - started
-    finally:
-        await client.aclose()
 
     assert result.text == "fine"
     assert result.attempts == 2
@@ -199,8 +194,7 @@ async def test_repeated_500s_open_the_breaker_and_the_next_call_is_refused_at_on
 ) -> None:
     fake.default = error_reply(500)
     breaker = CircuitBreaker("fake", failure_threshold=3, reset_after=30.0)
-    client = LLMClient(make_config(fake, retry=QUICK_RETRY), breaker=breaker)
-    try:
+    async with open_client(make_config(fake, retry=QUICK_RETRY), breaker=breaker) as client:
         error, _, _ = await fail(client)
         assert isinstance(error, LLMHTTPError)
         assert error.status == 500
@@ -208,8 +202,6 @@ async def test_repeated_500s_open_the_breaker_and_the_next_call_is_refused_at_on
         assert breaker.state is BreakerState.OPEN
 
         refused, _, elapsed = await fail(client)
-    finally:
-        await client.aclose()
 
     assert isinstance(refused, LLMBlocked)
     assert elapsed < 0.005
@@ -218,11 +210,8 @@ async def test_repeated_500s_open_the_breaker_and_the_next_call_is_refused_at_on
 
 async def test_caller_deadline_tighter_than_own_timeouts_wins(fake: FakeOpenAI) -> None:
     fake.stream(["early "], stall_after=1)
-    client = LLMClient(make_config(fake, idle_timeout=5.0, first_token_timeout=5.0))
-    try:
+    async with open_client(make_config(fake, idle_timeout=5.0, first_token_timeout=5.0)) as client:
         error, received, elapsed = await fail(client, remaining=deadline_in(0.4))
-    finally:
-        await client.aclose()
 
     assert isinstance(error, LLMTimeout)
     assert error.phase == "deadline"
@@ -236,11 +225,8 @@ async def test_retry_that_would_start_past_the_deadline_is_not_started(
 ) -> None:
     fake.status(503, headers={"Retry-After": "5"})
     fake.stream(["never reached"])
-    client = LLMClient(make_config(fake, retry=QUICK_RETRY))
-    try:
+    async with open_client(make_config(fake, retry=QUICK_RETRY)) as client:
         error, _, elapsed = await fail(client, remaining=deadline_in(1.0))
-    finally:
-        await client.aclose()
 
     assert isinstance(error, LLMHTTPError)
     assert error.status == 503
@@ -251,11 +237,8 @@ async def test_retry_that_would_start_past_the_deadline_is_not_started(
 
 async def test_401_names_the_env_var_not_the_key_and_is_not_retried(fake: FakeOpenAI) -> None:
     fake.status(401, {"error": {"message": f"Incorrect API key provided: {KEY}"}})
-    client = LLMClient(make_config(fake, retry=QUICK_RETRY))
-    try:
+    async with open_client(make_config(fake, retry=QUICK_RETRY)) as client:
         error, _, _ = await fail(client)
-    finally:
-        await client.aclose()
 
     assert isinstance(error, LLMHTTPError)
     assert error.status == 401
@@ -286,13 +269,12 @@ async def test_the_key_appears_in_no_error_log_or_result(
     fake.status(500, {"error": {"message": f"boom {KEY}"}})
     fake.status(500, f"<html>{KEY}</html>".encode())
     fake.raw([f"data: not json {KEY}\n\n".encode()])
-    client = LLMClient(make_config(fake, retry=RetryPolicy(attempts=2, initial=0.01, maximum=0.01)))
-    try:
+    async with open_client(
+        make_config(fake, retry=RetryPolicy(attempts=2, initial=0.01, maximum=0.01))
+    ) as client:
         result, received = await call(client)
         server_error, _, _ = await fail(client)
         garbage, _, _ = await fail(client)
-    finally:
-        await client.aclose()
 
     assert result.text == "your key: *** (again: ***)"
     assert KEY not in "".join(received)
@@ -313,11 +295,8 @@ async def test_the_key_appears_in_no_error_log_or_result(
 
 async def test_garbage_stream_gives_a_clear_error_naming_what_arrived(fake: FakeOpenAI) -> None:
     fake.raw([b"data: <html>" + b"x" * 1000 + b"</html>\n\n"])
-    client = LLMClient(make_config(fake, retry=QUICK_RETRY))
-    try:
+    async with open_client(make_config(fake, retry=QUICK_RETRY)) as client:
         error, _, _ = await fail(client)
-    finally:
-        await client.aclose()
 
     message = str(error)
     assert type(error) is LLMError
@@ -330,11 +309,8 @@ async def test_garbage_stream_gives_a_clear_error_naming_what_arrived(fake: Fake
 
 async def test_plain_json_reply_is_refused_as_not_a_stream(fake: FakeOpenAI) -> None:
     fake.script.append(lambda _request: Response.json({"choices": []}))
-    client = LLMClient(make_config(fake))
-    try:
+    async with open_client(make_config(fake)) as client:
         error, _, _ = await fail(client)
-    finally:
-        await client.aclose()
     assert "text/event-stream" in str(error)
     assert "application/json" in str(error)
 
@@ -342,11 +318,8 @@ async def test_plain_json_reply_is_refused_as_not_a_stream(fake: FakeOpenAI) -> 
 async def test_connection_drop_after_text_is_not_retried(fake: FakeOpenAI) -> None:
     fake.drop_after(["half ", "a "])
     fake.stream(["duplicate"])
-    client = LLMClient(make_config(fake, retry=QUICK_RETRY))
-    try:
+    async with open_client(make_config(fake, retry=QUICK_RETRY)) as client:
         error, received, _ = await fail(client)
-    finally:
-        await client.aclose()
 
     assert isinstance(error, LLMConnectionError)
     assert error.partial_text == "half a "
@@ -364,11 +337,8 @@ async def test_connection_refused_is_retried_then_reported() -> None:
         api_key_env=KEY_ENV,
         retry=RetryPolicy(attempts=2, initial=0.01, maximum=0.01),
     )
-    client = LLMClient(config)
-    try:
+    async with open_client(config) as client:
         error, _, elapsed = await fail(client)
-    finally:
-        await client.aclose()
     assert isinstance(error, LLMConnectionError)
     assert f"127.0.0.1:{port}" in str(error)
     assert elapsed < 1.0
@@ -411,11 +381,8 @@ async def test_connect_timeout_is_its_own_phase() -> None:
 
 async def test_no_time_left_means_no_request(fake: FakeOpenAI) -> None:
     fake.stream(["unused"])
-    client = LLMClient(make_config(fake))
-    try:
+    async with open_client(make_config(fake)) as client:
         error, _, _ = await fail(client, remaining=lambda: 0.0)
-    finally:
-        await client.aclose()
     assert isinstance(error, LLMTimeout)
     assert error.phase == "deadline"
     assert fake.requests == []
@@ -428,16 +395,13 @@ async def test_half_open_breaker_lets_one_probe_through_and_closes_on_success(
     breaker = CircuitBreaker("fake", failure_threshold=1, reset_after=30.0, clock=lambda: now[0])
     fake.status(500)
     fake.stream(["back"])
-    client = LLMClient(make_config(fake), breaker=breaker)
-    try:
+    async with open_client(make_config(fake), breaker=breaker) as client:
         await fail(client)
         assert breaker.state is BreakerState.OPEN
         blocked, _, _ = await fail(client)
         assert isinstance(blocked, LLMBlocked)
         now[0] = 31.0
         result, _ = await call(client)
-    finally:
-        await client.aclose()
     assert result.text == "back"
     assert breaker.state is BreakerState.CLOSED
     assert len(fake.requests) == 2
@@ -447,11 +411,8 @@ async def test_unset_key_variable_is_a_config_error_without_a_request(
     fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(KEY_ENV)
-    client = LLMClient(make_config(fake))
-    try:
+    async with open_client(make_config(fake)) as client:
         error, _, _ = await fail(client)
-    finally:
-        await client.aclose()
     assert isinstance(error, LLMConfigError)
     assert KEY_ENV in str(error)
     assert fake.requests == []
