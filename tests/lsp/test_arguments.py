@@ -3,6 +3,7 @@ stays up and answers the next request."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -39,6 +40,12 @@ CASES: list[tuple[str, list[Any], str]] = [
     ("tether.cancel", [{}], "'run_id' is required"),
     ("tether.resume", [{"run_id": "no-such-run"}], "no run 'no-such-run'"),
     ("tether.resume", [{"run_id": "x", "result": "a", "result_file": "b"}], "not both"),
+    ("tether.resume", [{"run_id": "x", "result_file": "a\x00b"}], "result_file"),
+    ("tether.resume", [{"run_id": "x", "result_file": "."}], "result_file"),
+    ("tether.show", [{"run_id": "a\x00b"}], "tether.show:"),
+    ("tether.docs", [{"library": "a\x00b"}], "tether.docs:"),
+    ("tether.run", [{"workflow": "a\x00b"}], "is not a workflow name"),
+    ("tether.run", [{"workflow": "multi", "params": {"x": {"y": 1}}}], "must be a string"),
     ("tether.docs", [{"library": "../../etc/passwd"}], "tether.docs:"),
     ("tether.docs", [{"library": "click", "max_tokens": 0}], "'max_tokens' must be a whole"),
     ("tether.prewarm", [{"libraries": "httpx"}], "'libraries' must be a list of names"),
@@ -68,3 +75,37 @@ async def test_bad_tether_run_request_and_the_server_goes_on(client: TestClient)
     assert "unknown workflow 'nope'" in raised.value.message
     result = await client.command("tether.run", {"workflow": "multi"})
     assert result["status"] == "succeeded"
+
+
+async def test_bad_arguments_leave_no_traceback_on_stderr(
+    client: TestClient, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The editor's server log (stderr) stays quiet: a bad argument is an answer, not a
+    fault. The `noisy` run's print marks how far the server's stderr has been read."""
+    capfd.readouterr()
+    with pytest.raises(JsonRpcException):
+        await client.command("tether.run", {"workflow": "nope"})
+    assert (await client.command("tether.run", {"workflow": "noisy"}))["status"] == "succeeded"
+    stderr = ""
+    for _ in range(100):
+        stderr += capfd.readouterr().err
+        if "noise from print" in stderr:
+            break
+        await asyncio.sleep(0.05)
+    assert "noise from print" in stderr
+    assert "Traceback" not in stderr and "Exception occurred" not in stderr, stderr
+
+
+async def test_an_unexpected_failure_is_one_line_without_a_traceback() -> None:
+    from pygls.exceptions import JsonRpcInternalError
+
+    from tether.lsp.commands import _checked
+
+    async def broken(*_arguments: Any) -> None:
+        raise RuntimeError("first line\nsecond line")
+
+    with pytest.raises(JsonRpcInternalError) as raised:
+        await _checked("tether.show", broken)({})
+    error = raised.value.to_response_error()
+    assert error.message == "tether.show: internal error: RuntimeError: first line"
+    assert error.data is None

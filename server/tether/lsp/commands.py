@@ -8,6 +8,7 @@ failure is not an error: its run JSON says so.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from tether.lsp.live_runs import LiveRun
     from tether.lsp.server import TetherServer
 
+_logger = logging.getLogger(__name__)
 RUN_REQUEST = "tether/run"
 # After a cancelled request has stopped its run: how long cleanup may take before the
 # answer goes out anyway (a process group's SIGTERM grace is 2 s by default).
@@ -136,8 +138,8 @@ class Commands(Feature):
             path = self.server.workspace_root / Path(args["result_file"])
             try:
                 result = await asyncio.to_thread(path.read_text, encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as error:
-                raise ArgumentError(f"tether.resume: result_file {path}: {error}") from error
+            except (OSError, ValueError) as error:  # ValueError: undecodable, or a NUL
+                raise ArgumentError(f"tether.resume: result_file {path!s:.200}: {error}") from error
         budget = args.get("budget", self._default_budget())
         try:
             execution = Execution.resume(
@@ -275,13 +277,24 @@ class Commands(Feature):
 
 
 def _checked(name: str, handler: Handler) -> Handler:
-    """ArgumentError -> InvalidParams; anything unexpected is logged with the command."""
+    """ArgumentError -> InvalidParams; anything unexpected is logged with the command and
+    its traceback, and answered with a one-line InternalError (pygls would put the
+    traceback in the error's data)."""
+    from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 
     async def checked(*arguments: Any) -> Any:
         try:
             return await handler(*arguments)
         except ArgumentError as error:
             raise invalid(str(error)) from error
+        except JsonRpcException:
+            raise
+        except Exception as error:
+            _logger.exception("%s failed with %r", name, arguments)
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise JsonRpcInternalError(
+                f"{name}: internal error: {type(error).__name__}: {first_line:.200}"
+            ) from error
 
     checked.__name__ = handler.__name__
     return checked

@@ -67,6 +67,7 @@ def install_logging(server: LanguageServer, level: str) -> LogMessageHandler:
     set_log_level(level)
     stderr = logging.StreamHandler()
     stderr.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    stderr.addFilter(drop_answered_request_errors)
     pygls_logger = logging.getLogger("pygls")
     pygls_logger.addHandler(stderr)
     pygls_logger.setLevel(logging.WARNING)
@@ -76,3 +77,14 @@ def install_logging(server: LanguageServer, level: str) -> LogMessageHandler:
 
 def set_log_level(level: str) -> None:
     logging.getLogger("tether").setLevel(LEVELS.get(level, logging.INFO))
+
+
+def drop_answered_request_errors(record: logging.LogRecord) -> bool:
+    """pygls logs a traceback for every request answered with an error; invalid params and
+    cancelled requests are answers, not faults (the client has the one-line message)."""
+    from lsprotocol.types import ErrorCodes, LSPErrorCodes
+    from pygls.exceptions import JsonRpcException
+
+    error = record.exc_info[1] if record.exc_info else None
+    expected = (ErrorCodes.InvalidParams, LSPErrorCodes.RequestCancelled)
+    return not (isinstance(error, JsonRpcException) and error.code in expected)
