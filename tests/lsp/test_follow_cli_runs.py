@@ -43,8 +43,37 @@ async def test_a_cli_run_gets_progress_and_can_be_cancelled_from_it(
         await client.until(lambda: client.ended(run_id))
         end = client.progress_reports[token][-1]
         assert isinstance(end, types.WorkDoneProgressEnd) and end.message.startswith("cancelled")
+        assert f"resume: tether resume {run_id}" in end.message
+        # Transitions after following began are reported, as for the server's own runs.
+        messages = [value.message for value in client.progress_reports[token][1:-1]]
+        for step in ("sleeper", "guard"):
+            assert any(message.startswith(f"{step} cancelled") for message in messages)
         assert all(process_gone(pid) for pid in pids)
         assert (workspace / "cleaned").exists()
+    finally:
+        if cli.returncode is None:
+            cli.kill()
+            await cli.wait()
+        await stop_server(client)
+
+
+async def test_tether_cancel_stops_a_cli_run(workspace: Path, env: dict[str, str]) -> None:
+    client = await start_server(
+        workspace, env, capabilities("neovim"), {"prewarm": {"onStart": False}}
+    )
+    cli = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tether", "run", "slow", "-C", str(workspace), env=env
+    )
+    try:
+        pids = await wait_until_sleeping(client, workspace)
+        run_id = (workspace / "guard.started").read_text()
+        answer = await client.command("tether.cancel", {"run_id": run_id})
+        assert answer == {"run_id": run_id, "status": "cancelling"}
+        assert await asyncio.wait_for(cli.wait(), 15) == 4
+        assert all(process_gone(pid) for pid in pids)
+        assert (workspace / "cleaned").read_text() == run_id
+        shown = await client.command("tether.show", {"run_id": run_id})
+        assert shown["status"] == "cancelled"
     finally:
         if cli.returncode is None:
             cli.kill()

@@ -141,5 +141,7 @@ async def test_default_budget_pauses_runs_and_log_level_adds_log_messages(
         result = await client.command("tether.run", {"workflow": "nap"})
         assert result["status"] == "paused"
         assert any(m.type == types.MessageType.Log for m in client.log_messages)
+        # Never the proposed Debug type, which many clients do not know.
+        assert all(m.type != types.MessageType.Debug for m in client.log_messages)
     finally:
         await stop_server(client)
