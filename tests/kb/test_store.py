@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sqlite3
 import stat
@@ -430,8 +431,30 @@ _json_values = st.recursive(
 )
 
 
+_entry_shaped = st.fixed_dictionaries(
+    {"v": st.just(1)},
+    optional={
+        name: _json_values
+        for name in (
+            "content",
+            "provider",
+            "library",
+            "version",
+            "fetched_at",
+            "fresh_until",
+            "expires_at",
+            "meta",
+        )
+    },
+)
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.binary() | _json_values.map(orjson.dumps))
+@given(
+    st.binary()
+    | _json_values.map(lambda value: json.dumps(value).encode())
+    | _entry_shaped.map(lambda value: json.dumps(value).encode())
+)
 def test_from_bytes_raises_only_value_error(data: bytes) -> None:
     try:
         CacheEntry.from_bytes(data)
