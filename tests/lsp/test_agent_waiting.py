@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lsprotocol import types
 
-from tests.lsp.harness import TestClient
+from tests.lsp.harness import TestClient, capabilities, start_server, stop_server
 
 
 async def test_waiting_run_offers_its_instruction_and_resumes_with_a_result(
@@ -57,3 +57,22 @@ async def test_resume_with_a_result_file_relative_to_the_workspace(
     )
     assert resumed["status"] == "succeeded"
     assert resumed["steps"][1]["partial"] == ["agent said ochre"]
+
+
+async def test_without_show_document_the_message_names_the_instruction(
+    workspace: Path, env: dict[str, str]
+) -> None:
+    caps = capabilities("neovim")
+    assert caps.window is not None
+    caps.window.show_document = None
+    client = await start_server(workspace, env, caps, {"prewarm": {"onStart": False}})
+    try:
+        waiting = await client.command("tether.run", {"workflow": "handoff"})
+        instruction = workspace / ".tether" / "runs" / waiting["run_id"] / "agent" / "ask.md"
+        (message,) = await client.until(lambda: client.messages)
+        assert message.type == types.MessageType.Info
+        assert "is waiting at step ask: Name a colour" in message.message
+        assert message.message.endswith(f"Instruction: {instruction}")
+        assert client.message_requests == [] and client.shown_documents == []
+    finally:
+        await stop_server(client)
