@@ -51,6 +51,18 @@ kind = "python"
 call = "fixture_steps:guarded_wait"
 """
 
+# A command (and its child) that ignore SIGTERM: only the group's SIGKILL ends them.
+STUBBORN = """
+name = "stubborn"
+description = "ignores SIGTERM"
+
+[[steps]]
+id = "stubborn"
+kind = "command"
+shell = true
+run = "trap '' TERM; echo $$$$ > stubborn.tmp; mv stubborn.tmp stubborn.pid; sleep 30; true"
+"""
+
 # Pauses at its budget unless `resume-ok` exists: a run that pauses, then resumes to success.
 PAUSABLE = """
 name = "pausable"
@@ -174,6 +186,7 @@ def make_workspace(root: Path, *, config: str | None = None) -> Path:
         "nap": NAP,
         "noisy": NOISY,
         "handoff": HANDOFF,
+        "stubborn": STUBBORN,
     }.items():
         (workflows / f"{name}.toml").write_text(textwrap.dedent(text))
     (root / "fixture_steps.py").write_text(STEPS)

@@ -61,6 +61,26 @@ def assert_resumable(workspace: Path, run_id: str) -> None:
         execution.close()
 
 
+async def test_a_step_that_ignores_sigterm_is_killed_before_the_server_exits(
+    client: TestClient, workspace: Path
+) -> None:
+    import psutil
+
+    run_id = (await client.command("tether.start", {"workflow": "stubborn"}))["run_id"]
+    await client.until(lambda: (workspace / "stubborn.pid").exists())
+    shell = int((workspace / "stubborn.pid").read_text())
+    await client.until(lambda: psutil.Process(shell).children())
+    pids = [shell, *(child.pid for child in psutil.Process(shell).children())]
+    started = time.monotonic()
+    await client.shutdown_async(None)
+    assert time.monotonic() - started < 1.0  # the answer does not wait for the kill grace
+    client.exit(None)
+    assert client._server is not None
+    assert await asyncio.wait_for(client._server.wait(), 10) == 0
+    assert all(process_gone(pid) for pid in pids)
+    assert journal_status(workspace, run_id) == ("paused", "interrupted")
+
+
 async def test_exit_without_shutdown_ends_with_code_1(client: TestClient) -> None:
     client.exit(None)
     assert client._server is not None
