@@ -81,7 +81,7 @@ def test_json_output_is_one_object(workspace: Path) -> None:
 def test_missing_directory_exits_2_with_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(deps, ["-C", str(tmp_path / "absent")])
     assert result.exit_code == 2
-    assert result.stderr == f"tether: error: directory not found: {tmp_path / 'absent'}\n"
+    assert result.stderr == f"tether: error: -C {tmp_path / 'absent'}: not a directory\n"
 
 
 def test_real_subprocess_json(workspace: Path) -> None:
@@ -113,7 +113,8 @@ def test_real_subprocess_missing_directory(tmp_path: Path) -> None:
     )
     assert completed.returncode == 2
     assert completed.stdout == b""
-    assert completed.stderr.decode().startswith("tether: error: directory not found")
+    assert completed.stderr.decode().startswith("tether: error: -C ")
+    assert completed.stderr.decode().rstrip().endswith(": not a directory")
 
 
 def test_notes_follow_problems_on_stderr(tmp_path: Path) -> None:

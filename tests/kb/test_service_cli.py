@@ -77,7 +77,7 @@ def test_no_docs_exits_1_with_one_line_per_provider(env: dict[str, str]) -> None
 def test_missing_workspace_is_a_usage_error(env: dict[str, str], tmp_path: Path) -> None:
     result = CliRunner().invoke(docs, ["httpx", "-C", str(tmp_path / "nope")])
     assert result.exit_code == 2
-    assert "directory not found" in result.stderr
+    assert ": not a directory" in result.stderr
 
 
 def test_cache_stats_and_clear(env: dict[str, str]) -> None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from tether.cli.errors import EXIT_USAGE, fail
 from tether.cli.output import print_json
 from tether.cli.settings import load_settings
+from tether.cli.workspace import resolve_workspace
 
 
 @click.command("deps")
@@ -31,10 +29,7 @@ def deps(as_json: bool, directory: str) -> None:
     from tether.kb.deps import detect_dependencies
     from tether.kb.environment import find_site_packages, installed_versions
 
-    workspace = Path(directory)
-    if not workspace.is_dir():
-        fail(f"directory not found: {directory}", EXIT_USAGE)
-    workspace = workspace.resolve()
+    workspace = resolve_workspace(directory)
     config = load_settings(workspace)
     installed = installed_versions(find_site_packages(workspace, config.interpreter))
     detection = detect_dependencies(workspace, installed)

@@ -17,6 +17,7 @@ import click
 from tether.cli.errors import EXIT_FAILED, EXIT_USAGE, fail
 from tether.cli.output import print_json
 from tether.cli.settings import load_settings
+from tether.cli.workspace import resolve_workspace
 
 if TYPE_CHECKING:
     from tether.config import TetherConfig
@@ -61,7 +62,7 @@ def docs(
         name = check_library_name(library)
     except InvalidLibraryName as error:
         fail(str(error), EXIT_USAGE)
-    workspace = _workspace(directory)
+    workspace = resolve_workspace(directory)
     config = load_settings(workspace)
     service = _service(workspace, config)
     result = asyncio.run(
@@ -172,13 +173,6 @@ def _report(result: DocsResult, name: str, as_json: bool) -> None:
         click.echo(f"tether: note: {reason}", err=True)
 
 
-def _workspace(directory: str) -> Path:
-    workspace = Path(directory)
-    if not workspace.is_dir():
-        fail(f"directory not found: {directory}", EXIT_USAGE)
-    return workspace.resolve()
-
-
 def _service(workspace: Path, config: TetherConfig) -> DocsService:
     from tether.kb.service import docs_service_for
 
@@ -193,7 +187,7 @@ def _open_store(directory: str) -> Iterator[DocsStore]:
     """The docs cache the workspace's settings name, closed when the block ends."""
     from tether.kb.store import DocsStore
 
-    config = load_settings(_workspace(directory))
+    config = load_settings(resolve_workspace(directory))
     cache_dir = Path(config.docs.cache_dir).expanduser() if config.docs.cache_dir else None
     store = DocsStore(cache_dir)
     try:

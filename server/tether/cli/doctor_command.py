@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from tether.cli.errors import EXIT_FAILED, EXIT_OK, fail
+from tether.cli.errors import EXIT_FAILED, EXIT_OK
+from tether.cli.workspace import resolve_workspace
 
 if TYPE_CHECKING:
     from tether.cli.doctor_checks import Finding
@@ -30,10 +31,7 @@ def doctor(as_json: bool, directory: str) -> None:
     """Check tether's installation, configuration, docs sources and editor setup."""
     from tether.cli.doctor_checks import PROBLEM, WARNING
 
-    workspace = Path(directory)
-    if not workspace.is_dir():
-        fail(f"-C {directory}: not a directory")
-    workspace = workspace.resolve()
+    workspace = resolve_workspace(directory)
     findings, stuck = run_checks(workspace)
     problems = sum(1 for finding in findings if finding.status == PROBLEM)
     warnings = sum(1 for finding in findings if finding.status == WARNING)

@@ -4,12 +4,12 @@ AGENTS.md section) into a workspace, saying what it did to each file."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from tether.cli.errors import EXIT_FAILED, EXIT_OK, fail
+from tether.cli.workspace import resolve_workspace
 
 if TYPE_CHECKING:
     from tether.pack.install import InstallReport
@@ -34,10 +34,7 @@ def init(claude: bool, cursor: bool, force: bool, as_json: bool, directory: str)
     from tether.pack.install import install_pack
     from tether.pack.source import EDITORS, PackNotFound
 
-    workspace = Path(directory)
-    if not workspace.is_dir():
-        fail(f"-C {directory}: not a directory")
-    workspace = workspace.resolve()
+    workspace = resolve_workspace(directory)
     chosen = [name for name, flag in (("claude", claude), ("cursor", cursor)) if flag]
     try:
         report = install_pack(workspace, chosen or EDITORS, force=force)

@@ -20,6 +20,7 @@ from tether.cli.errors import (
     fail,
 )
 from tether.cli.settings import load_settings, step_kinds
+from tether.cli.workspace import resolve_workspace
 
 if TYPE_CHECKING:
     from tether.engine.execution import Execution
@@ -169,9 +170,7 @@ def start_workflow(
     from tether.engine.loader import apply_params, resolve_workflow
     from tether.engine.runs import prune_runs
 
-    workspace = Path(directory).resolve()
-    if not workspace.is_dir():
-        fail(f"-C {directory}: not a directory")
+    workspace = resolve_workspace(directory)
     budget_seconds = parse_budget(budget)
     config = load_settings(workspace)
     kinds = step_kinds(config)
@@ -228,9 +227,7 @@ def resume(
         validate_run_id(run_id)  # before any path is formed from it
     except RunIdError as error:
         fail(str(error))
-    workspace = Path(directory).resolve()
-    if not workspace.is_dir():
-        fail(f"-C {directory}: not a directory")
+    workspace = resolve_workspace(directory)
     if result_text is not None and result_file is not None:
         fail("give --result or --result-file, not both")
     if step_id is not None and result_text is None and result_file is None:

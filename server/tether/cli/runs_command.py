@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tether.cli.errors import fail
+from tether.cli.workspace import resolve_workspace
 
 if TYPE_CHECKING:
     from tether.engine.state import RunState
@@ -17,13 +18,6 @@ _OUTPUT_CHARS = 500
 _PARTIAL_ITEMS = 10
 
 _workspace_option = click.option("-C", "directory", default=".", help="Workspace directory.")
-
-
-def _workspace(directory: str) -> Path:
-    workspace = Path(directory).resolve()
-    if not workspace.is_dir():
-        fail(f"-C {directory}: not a directory")
-    return workspace
 
 
 def _checked_run_id(run_id: str) -> str:
@@ -44,7 +38,7 @@ def runs(as_json: bool, directory: str) -> None:
     from tether.engine.durations import format_duration
     from tether.engine.runs import list_runs
 
-    summaries = list_runs(_workspace(directory))
+    summaries = list_runs(resolve_workspace(directory))
     now = time.time()
     if as_json:
         from tether.cli.output import print_json
@@ -86,7 +80,7 @@ def show(run_id: str, as_json: bool, directory: str) -> None:
     from tether.engine.runs import RunNotFound, load_run
 
     run_id = _checked_run_id(run_id)
-    workspace = _workspace(directory)
+    workspace = resolve_workspace(directory)
     try:
         state, owner = load_run(workspace, run_id)
     except (RunNotFound, JournalError) as error:
@@ -162,7 +156,7 @@ def cancel(run_id: str, directory: str) -> None:
     from tether.engine.runs import CancelOutcome, ResumeRefused, RunNotFound, request_cancel
 
     run_id = _checked_run_id(run_id)
-    workspace = _workspace(directory)
+    workspace = resolve_workspace(directory)
     try:
         result = request_cancel(workspace, run_id)
     except (RunNotFound, ResumeRefused, JournalError) as error:

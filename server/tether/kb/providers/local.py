@@ -142,9 +142,3 @@ class LocalProvider:
             raise ProviderNotFound(
                 self.name, f"{library} {installed} is installed, not the requested {wanted}"
             )
-
-    def describe_search(self) -> str:
-        """Where this provider looked, for "not installed" messages."""
-        places = [str(path) for path in self.python_packages().site_dirs]
-        places.append(str(self.node.root))
-        return ", ".join(places)
