@@ -323,7 +323,7 @@ def test_a_held_write_lock_queues_the_write_instead_of_waiting(
         blocker.close()
     try:
         assert written == [True, True, True]  # queued, not skipped
-        assert elapsed < 0.5  # ~1 ms each; generous bound
+        assert elapsed < 0.5  # no waiting for the lock at all; generous bound
         assert seen_elsewhere is not None and seen_elsewhere.content == "before"
         assert store.flush(10.0)
         landed = reader.get(key)

@@ -1,9 +1,10 @@
 """Tier 2 of the docs cache: a diskcache database shared by every process, bytes in and out.
 
-Contention and corruption never become a long wait or an exception here: a read waits for
-a busy database at most `timeout_ms`; a write waits at most ~1 ms and is then queued for a
-background writer (deferred_writes); a failure is a miss or a skipped write; each kind of
-failure is logged as a warning once per store (then at debug level) and counted.
+Contention and corruption never become a long wait or an exception here. A read waits for
+a busy database at most `timeout_ms`; a write that finds the lock taken does not wait at
+all but is queued for a background writer (deferred_writes); a failure is a miss or a
+skipped write; each kind of failure is logged as a warning once per store (then at debug
+level) and counted.
 """
 
 from __future__ import annotations
@@ -63,9 +64,11 @@ DISKCACHE_SETTINGS: Mapping[str, Any] = MappingProxyType(
 CULL_EVERY_WRITES = 500
 """Successful writes by one store between background culls (expiry, then size limit)."""
 
-WRITE_THROUGH_WAIT_S = 0.001
+WRITE_THROUGH_WAIT_S = 0.0
 """How long a caller's write waits for the lock before handing the value to the background
-writer: writers then never queue behind a lock holder that the scheduler has preempted."""
+writer. Zero (one attempt): any wait, even a yield, can cost the caller a whole scheduling
+round when processes outnumber cores. Measured, 8 processes x 500 ops on 2 cores, median of
+6 runs: all-call p99 5.6 ms with 0, 12.0 ms with a 1 ms wait."""
 
 DEFERRED_WRITE_PATIENCE_S = 2.0
 """How long the background writer keeps trying one queued value before giving up on it."""
@@ -219,7 +222,7 @@ class DiskTier:
         outcome, _ = self._attempt(
             "write",
             lambda cache: cache.set(key, value, expire=expire_s, retry=False),
-            wait_s=min(self._timeout_s, WRITE_THROUGH_WAIT_S),
+            wait_s=WRITE_THROUGH_WAIT_S,
         )
         if outcome is _Outcome.OK:
             self._count_write()

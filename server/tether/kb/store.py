@@ -205,10 +205,11 @@ class DocsStore:
         open_timeout_ms: int = 500,
     ) -> None:
         """`directory` None: $TETHER_CACHE_DIR, else the user cache dir + /docs (made 0700).
-        `disk_timeout_ms` bounds a tier-2 read's wait for a busy database (writes wait ~1 ms,
-        then queue). `open_timeout_ms` bounds how long the constructor waits for tier 2 to
-        open (diskcache's schema writes queue behind other processes' writes); past it tier 2
-        finishes opening in the background: reads miss and writes queue until then."""
+        `disk_timeout_ms` bounds a tier-2 read's wait for a busy database (a write that
+        finds it busy is queued instead). `open_timeout_ms` bounds how long the constructor
+        waits for tier 2 to open (diskcache's schema writes queue behind other processes'
+        writes); past it tier 2 finishes opening in the background: reads miss and writes
+        queue until then."""
         if disk_timeout_ms <= 0:
             raise ValueError(f"disk_timeout_ms must be > 0, got {disk_timeout_ms}")
         self._directory = default_cache_directory() if directory is None else Path(directory)
@@ -298,8 +299,8 @@ class DocsStore:
     def set(self, key: CacheKey, entry: CacheEntry) -> bool:
         """Store in both tiers. False when the disk write was skipped (tier 1 is still set).
 
-        The caller waits at most ~1 ms for tier 2: when other processes hold its write lock,
-        the value is queued for this store's background writer and True is returned (reads in
+        The caller never waits for tier 2's lock: when another process holds it, the value is
+        queued for this store's background writer and True is returned (reads in
         this process see it at once; close() or flush() waits for it to land). False means the
         tier is unavailable or failing, or the queue is full.
         Raises TypeError only for a caller bug: `entry.meta` that orjson cannot encode.
