@@ -54,7 +54,9 @@ class DeferredWrites:
                 return False
             self._pending[key] = PendingWrite(value, expires_at)
             self._pending_bytes += len(value)
-            if self._worker is None:
+            # A dead worker (an unexpected exception, or a fork that copied this object but
+            # not its thread) is replaced rather than left holding queued writes forever.
+            if self._worker is None or not self._worker.is_alive():
                 self._worker = threading.Thread(target=self._drain, name=self._name, daemon=True)
                 self._worker.start()
             self._changed.notify_all()
