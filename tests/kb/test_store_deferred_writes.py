@@ -107,7 +107,7 @@ def test_queue_coalesces_keeps_order_and_reports_in_flight() -> None:
     queue = DeferredWrites(writes, max_bytes=1000, name="test-writer")
     assert queue.defer("a", b"1", None)
     assert writes.started.wait(5)  # "a" is now in flight
-    assert queue.holds("a") and queue.pending_value("a") is None
+    assert queue.holds("a") and queue.pending_value("a") == b"1"  # in flight, still visible
     assert queue.defer("b", b"1", None)
     assert queue.defer("b", b"2", None)  # replaces the queued b=1
     assert queue.defer("c", b"1", time.time() - 1)  # already expired: dropped when reached

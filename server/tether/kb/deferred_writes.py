@@ -38,6 +38,7 @@ class DeferredWrites:
         self._pending: OrderedDict[str, PendingWrite] = OrderedDict()
         self._pending_bytes = 0
         self._in_flight: str | None = None
+        self._in_flight_write: PendingWrite | None = None
         self._changed = threading.Condition(threading.Lock())
         self._worker: threading.Thread | None = None
         self._closed = False
@@ -68,8 +69,11 @@ class DeferredWrites:
             return key in self._pending or key == self._in_flight
 
     def pending_value(self, key: str) -> bytes | None:
+        """The newest value this queue holds for `key` (queued or being written), if any."""
         with self._changed:
             pending = self._pending.get(key)
+            if pending is None and key == self._in_flight:
+                pending = self._in_flight_write
             return None if pending is None else pending.value
 
     def __len__(self) -> int:
@@ -129,12 +133,12 @@ class DeferredWrites:
                     return
                 key, pending = self._pending.popitem(last=False)
                 self._pending_bytes -= len(pending.value)
-                self._in_flight = key
+                self._in_flight, self._in_flight_write = key, pending
             try:
                 expire_s = None if pending.expires_at is None else pending.expires_at - time.time()
                 if expire_s is None or expire_s > 0:
                     self._write(key, pending.value, expire_s)
             finally:
                 with self._changed:
-                    self._in_flight = None
+                    self._in_flight, self._in_flight_write = None, None
                     self._changed.notify_all()
