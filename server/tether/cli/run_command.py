@@ -168,7 +168,7 @@ def start_workflow(
     from tether.engine.execution import Execution
     from tether.engine.journal import Durability
     from tether.engine.loader import apply_params, resolve_workflow
-    from tether.engine.runs import prune_runs
+    from tether.engine.runs import prune_runs, reap_abandoned_runs
 
     workspace = resolve_workspace(directory)
     budget_seconds = parse_budget(budget)
@@ -180,6 +180,7 @@ def start_workflow(
     except WorkflowError as error:
         fail(str(error))
     prune_runs(workspace, config.runs.keep)
+    reap_abandoned_runs(workspace)
     execution = Execution.new(
         spec,
         values,

@@ -24,6 +24,7 @@ from tether.engine.events import EventBus
 from tether.engine.journal import JOURNAL_NAME, Durability, JournalWriter
 from tether.engine.kinds import KindRegistry
 from tether.engine.loader import resolve_workflow
+from tether.engine.orphans import reap_orphans
 from tether.engine.platform import RunLock
 from tether.engine.runids import new_run_id, run_dir
 from tether.engine.runner import Runner, RunOptions, StopReason
@@ -117,6 +118,7 @@ class Execution:
         lock = RunLock(directory / LOCK_NAME)
         lock.acquire()
         try:
+            reap_orphans(directory)  # a dead owner's steps may still be running
             clear_cancel_request(directory)  # a request for an earlier invocation
             state = replay(journal, run_id)
             try:

@@ -19,6 +19,7 @@ import orjson
 
 from tether.engine.events import Event, EventBus, EventType
 from tether.engine.journal import JOURNAL_NAME, Durability, JournalError, JournalWriter, read_events
+from tether.engine.orphans import GROUPS_DIR, reap_orphans
 from tether.engine.platform import IS_WINDOWS, LockHeld, LockOwner, RunLock, lock_owner, send_wake
 from tether.engine.runids import RUN_ID, run_dir, runs_dir
 from tether.engine.state import RunState, RunStatus, StepStatus
@@ -250,6 +251,30 @@ def prune_runs(workspace: Path, keep: int) -> list[str]:
     return removed
 
 
+def reap_abandoned_runs(workspace: Path) -> dict[str, list[int]]:
+    """Kill process groups left by owners that died: every run with groups recorded and
+    nobody holding its lock. Never waits on a lock. Returns run id -> groups killed."""
+    reaped: dict[str, list[int]] = {}
+    root = runs_dir(workspace)
+    if not root.is_dir():
+        return reaped
+    for directory in root.iterdir():
+        if not RUN_ID.fullmatch(directory.name) or not (directory / GROUPS_DIR).is_dir():
+            continue
+        lock = RunLock(directory / LOCK_NAME)
+        try:
+            lock.acquire()
+        except (LockHeld, OSError):
+            continue  # a live owner sweeps its own groups
+        try:
+            killed = reap_orphans(directory)
+        finally:
+            lock.release()
+        if killed:
+            reaped[directory.name] = killed
+    return reaped
+
+
 def cancel_request_path(directory: Path) -> Path:
     return directory / CANCEL_REQUEST_NAME
 
@@ -293,6 +318,7 @@ def request_cancel(
         woken = held.wakeable and held.pid is not None and send_wake(held.pid)
         return CancelResult(CancelOutcome.REQUESTED, held.pid, woken)
     try:
+        reap_orphans(directory)  # a dead owner's steps may still be running
         state = replay(journal, run_id)
         if state.status in _FINISHED:
             raise ResumeRefused(f"run {run_id} already finished: {state.status}")

@@ -81,6 +81,25 @@ class LiveRuns(Feature):
 
         return Durability(self.server.settings.config.runs.durability)
 
+    async def initialized(self) -> None:
+        """Reap process groups left by owners that died (a killed editor, say)."""
+        from tether.engine.runs import reap_abandoned_runs
+
+        async def reap() -> None:
+            try:
+                reaped = await asyncio.to_thread(reap_abandoned_runs, self.server.workspace_root)
+            except OSError as error:
+                self.logger.warning("reaping abandoned runs failed: %s", error)
+                return
+            for run_id, groups in reaped.items():
+                self.logger.warning(
+                    "killed %d process group(s) left by run %s", len(groups), run_id
+                )
+
+        task = asyncio.create_task(reap(), name="reap-abandoned-runs")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     def _prune_in_background(self) -> None:
         """Keep `runs.keep` runs on disk; live runs are never pruned (their lock is held)."""
         from tether.engine.runs import prune_runs

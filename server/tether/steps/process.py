@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tether.engine.context import StepContext
+from tether.engine.orphans import forget_group, record_group
 from tether.engine.platform import (
     group_alive,
     kill_group_now,
@@ -54,7 +55,8 @@ async def run_process(
         **new_process_group_options(),
     )
     pgid = process.pid
-    ctx.on_cleanup(lambda: kill_group_now(pgid) if group_alive(pgid) else None)
+    record_group(ctx.run_dir, pgid)  # so that a successor can reap it if we are killed
+    ctx.on_cleanup(lambda: _sweep(ctx.run_dir, pgid))
     tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
     assert process.stdout is not None and process.stderr is not None
     readers = [
@@ -100,3 +102,10 @@ def _deliver(raw: bytes, ctx: StepContext, tail: collections.deque[str]) -> None
     tail.append(line)
     with contextlib.suppress(RuntimeError):  # loop closing under an abandoned step
         ctx.emit(line)
+
+
+def _sweep(run_dir: Path, pgid: int) -> None:
+    """The last word on a step's process group: nothing of it survives the attempt."""
+    if group_alive(pgid):
+        kill_group_now(pgid)
+    forget_group(run_dir, pgid)
