@@ -133,3 +133,17 @@ def test_a_live_owners_processes_are_never_touched(tmp_path: Path) -> None:
         owner.send_signal(signal.SIGINT)
         assert owner.wait(timeout=20) == 130
     assert process_gone(child)
+
+
+def test_a_crashed_runs_worktree_snapshot_is_pruned_on_the_next_start(tmp_path: Path) -> None:
+    from tether.steps.worktree import PREFIX, worktree_root
+
+    stale = worktree_root(tmp_path.resolve()) / f"{PREFIX}crashed-run-1+review+0a1b2c3d"
+    stale.mkdir(parents=True)
+    (stale / "left-behind.txt").write_text("x")
+    folder = tmp_path / ".tether" / "workflows"
+    folder.mkdir(parents=True)
+    (folder / "quick.toml").write_text('[[steps]]\nid = "q"\nkind = "command"\nrun = ["true"]\n')
+    result = tether(tmp_path, "run", "quick")
+    assert result.returncode == 0, result.stderr
+    assert not stale.exists()

@@ -98,7 +98,10 @@ def drive(execution: Execution, *, as_json: bool, budget: float | None, workspac
 
     async def main() -> RunState:
         from tether.engine.platform import install_stop_signals, install_wake_signal
+        from tether.steps.worktree import prune_stale_worktrees
 
+        # Snapshots left by crashed runs go before this one starts (or resumes).
+        await prune_stale_worktrees(workspace, current_run=execution.run_id)
         restore = install_stop_signals(on_signal)
         restore_wake = install_wake_signal(on_wake)
         execution.enable_wake()  # `tether cancel` may now signal us rather than wait a poll

@@ -82,12 +82,15 @@ class LiveRuns(Feature):
         return Durability(self.server.settings.config.runs.durability)
 
     async def initialized(self) -> None:
-        """Reap process groups left by owners that died (a killed editor, say)."""
+        """Reap process groups and worktree snapshots left by owners that died."""
         from tether.engine.runs import reap_abandoned_runs
 
         async def reap() -> None:
+            from tether.steps.worktree import prune_stale_worktrees
+
             try:
                 reaped = await asyncio.to_thread(reap_abandoned_runs, self.server.workspace_root)
+                await prune_stale_worktrees(self.server.workspace_root)
             except OSError as error:
                 self.logger.warning("reaping abandoned runs failed: %s", error)
                 return
