@@ -32,6 +32,9 @@ import orjson
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPOSITORY / "server"))
+sys.path.insert(0, str(REPOSITORY))
+
+from tests.kb.scheduling import runqueue_wait_s  # noqa: E402
 
 # The design this replaces (file per entry, YAML metadata, flock), measured on the same load
 # (8 processes x 500 ops, 30% writes of 4 KB, 200 keys) on these machines, per issue 4.
@@ -45,7 +48,6 @@ GOALS = {
     "contention_throughput_ratio_vs_baseline": 10.0,
 }
 
-TASKS = Path("/proc/self/task")
 KEYS = 200
 VALUE_BYTES = 4096
 WRITE_FRACTION = 0.3
@@ -63,23 +65,6 @@ def summary_ms(samples_s: list[float]) -> dict[str, float]:
         "p99_ms": round(percentile(samples_s, 0.99) * 1000, 3),
         "max_ms": round(max(samples_s) * 1000, 3),
     }
-
-
-def runqueue_wait_s() -> float:
-    """Seconds all of this process's threads have spent runnable but not running (Linux
-    schedstat); 0.0 where that cannot be read. All threads, not just the caller: a call can
-    also wait for the GIL held by a thread of ours (the background writer) that is itself
-    sitting in the run queue."""
-    total = 0
-    try:
-        for task in TASKS.iterdir():
-            try:
-                total += int((task / "schedstat").read_bytes().split()[1])
-            except (OSError, IndexError, ValueError):
-                continue  # the thread ended meanwhile
-    except OSError:
-        return 0.0
-    return total / 1e9
 
 
 def make_entry(content: str, name: str) -> Any:

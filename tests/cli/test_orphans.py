@@ -42,8 +42,8 @@ def wait_for(predicate: object, what: str, timeout: float = 20) -> None:
         time.sleep(0.02)
 
 
-def orphan_a_run(workspace: Path) -> tuple[str, int]:
-    """Start the run, SIGKILL its owner mid-step; return the run id and the orphan's pid."""
+def start_owner(workspace: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """`tether run keep` in the background, once its step's child is running."""
     folder = workspace / ".tether" / "workflows"
     folder.mkdir(parents=True)
     (folder / "keep.toml").write_text(WORKFLOW)
@@ -56,9 +56,14 @@ def orphan_a_run(workspace: Path) -> tuple[str, int]:
     )
     child_file = workspace / "child.pid"
     wait_for(child_file.exists, "the step's child")
+    return owner, int(child_file.read_text())
+
+
+def orphan_a_run(workspace: Path) -> tuple[str, int]:
+    """Start the run, SIGKILL its owner mid-step; return the run id and the orphan's pid."""
+    owner, child = start_owner(workspace)
     owner.send_signal(signal.SIGKILL)
     owner.wait(timeout=10)
-    child = int(child_file.read_text())
     assert not process_gone(child), "the test needs an orphan to exist"
     (run_id,) = os.listdir(workspace / ".tether" / "runs")
     return run_id, child
@@ -114,19 +119,8 @@ async def test_a_new_language_server_reaps_what_dead_owners_left(
 def test_a_live_owners_processes_are_never_touched(tmp_path: Path) -> None:
     from tether.engine.runs import reap_abandoned_runs
 
-    folder = tmp_path / ".tether" / "workflows"
-    folder.mkdir(parents=True)
-    (folder / "keep.toml").write_text(WORKFLOW)
-    owner = subprocess.Popen(
-        [sys.executable, "-m", "tether", "run", "keep"],
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    owner, child = start_owner(tmp_path)
     try:
-        wait_for((tmp_path / "child.pid").exists, "the step's child")
-        child = int((tmp_path / "child.pid").read_text())
         assert reap_abandoned_runs(tmp_path) == {}
         assert not process_gone(child)
     finally:

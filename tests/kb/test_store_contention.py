@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.kb.scheduling import runqueue_wait_s
 from tether.kb.store import CacheEntry, CacheKey, DocsStore
 
 WORKERS = 8
@@ -22,24 +23,6 @@ WRITE_FRACTION = 0.3
 KEYS = 200
 VALUE_BYTES = 4096
 SLOWEST_CALL_LIMIT_S = 0.100
-TASKS = Path("/proc/self/task")
-
-
-def runqueue_wait_s() -> float:
-    """Seconds all of this process's threads have spent runnable but not running (Linux
-    schedstat); 0.0 where that cannot be read. All threads, not just the caller: a call can
-    also wait for the GIL held by a thread of ours (the background writer) that is itself
-    sitting in the run queue."""
-    total = 0
-    try:
-        for task in TASKS.iterdir():
-            try:
-                total += int((task / "schedstat").read_bytes().split()[1])
-            except (OSError, IndexError, ValueError):
-                continue  # the thread ended meanwhile
-    except OSError:
-        return 0.0
-    return total / 1e9
 
 
 def contention_worker(
