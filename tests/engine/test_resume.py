@@ -185,6 +185,25 @@ async def test_finished_step_changed_refuses_resume_and_force_reruns_it(ws: Work
     assert ws.count("start a") == 2 and ws.count("done b") == 1
 
 
+async def test_force_also_reruns_finished_steps_downstream_of_a_changed_one(
+    ws: Workspace,
+) -> None:
+    ws.write(step("a", 0.05) + step("b", 0.05, ("a",)) + step("c", 2, ("b",)))
+    first = ws.new(budget=0.6)
+    paused = await first.run()
+    assert [paused.steps[s].status for s in "ab"] == [StepStatus.SUCCEEDED] * 2
+    ws.write(
+        step("a", 0.05, extra=', note = "edited"')
+        + step("b", 0.05, ("a",))
+        + step("c", 0.05, ("b",))
+    )
+
+    forced = await ws.resume(first.run_id, force=True).run()
+    assert forced.status is RunStatus.SUCCEEDED
+    # b did not change, but its output came from the old a: it runs again too
+    assert ws.count("start a") == 2 and ws.count("start b") == 2 and ws.count("done c") == 1
+
+
 async def test_unfinished_step_may_change(ws: Workspace) -> None:
     ws.write(step("a", 0.05) + step("b", 2, ("a",)))
     first = ws.new(budget=0.4)

@@ -247,4 +247,21 @@ def _changed_finished_steps(state: RunState, spec: WorkflowSpec, force: bool) ->
             f"started; finished step(s) {', '.join(changed)} changed "
             "(--force runs them again)"
         )
-    return changed
+    return _with_finished_dependents(changed, state, spec)
+
+
+def _with_finished_dependents(changed: list[str], state: RunState, spec: WorkflowSpec) -> list[str]:
+    """`changed` plus every succeeded step downstream of one: their outputs were computed
+    from outputs that are about to be replaced."""
+    rerun = set(changed)
+    grew = True
+    while grew:
+        grew = False
+        for step in spec.steps:
+            record = state.steps.get(step.id)
+            if step.id in rerun or record is None or record.status is not StepStatus.SUCCEEDED:
+                continue
+            if rerun.intersection(step.needs):
+                rerun.add(step.id)
+                grew = True
+    return [step.id for step in spec.steps if step.id in rerun]
