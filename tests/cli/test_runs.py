@@ -141,7 +141,7 @@ def ws(tmp_path: Path) -> Workspace:
 
 RUN_KEYS = {"run_id", "workflow", "status", "resume_command", "steps"}
 STEP_KEYS = {"id", "status", "attempts", "duration_ms", "output", "partial", "error"}
-SUMMARY_KEYS = {"id", "workflow", "status", "age_s", "duration_ms", "live"}
+SUMMARY_KEYS = {"run_id", "workflow", "status", "age_seconds", "duration_ms", "live"}
 
 
 def test_show_json_and_runs_json_match_the_brief(ws: Workspace) -> None:
@@ -176,13 +176,13 @@ def test_show_json_and_runs_json_match_the_brief(ws: Workspace) -> None:
     assert [s["status"] for s in shown_paused["steps"]] == ["succeeded", "cancelled"]
 
     listed = ws.json("runs")
-    assert [r["id"] for r in listed] == [paused["run_id"], finished["run_id"]], "newest first"
+    assert [r["run_id"] for r in listed] == [paused["run_id"], finished["run_id"]], "newest first"
     for row, expected in zip(listed, [paused, finished], strict=True):
         assert set(row) == SUMMARY_KEYS
         assert row["workflow"] == expected["workflow"]
         assert row["status"] == expected["status"]
         assert row["live"] is False
-        assert isinstance(row["age_s"], float) and 0 <= row["age_s"] < 60
+        assert isinstance(row["age_seconds"], float) and 0 <= row["age_seconds"] < 60
         assert isinstance(row["duration_ms"], int) and 0 <= row["duration_ms"] < 10_000
     assert 400 <= listed[0]["duration_ms"] <= 3000, "the paused run ran for its 0.5s budget"
 
@@ -233,7 +233,7 @@ def test_damaged_journal_is_one_clear_line(ws: Workspace) -> None:
         line = one_error_line(ws.tether(command, run_id))
         assert f"{journal}:2: damaged journal line" in line
     listed = ws.json("runs")
-    assert listed[0]["id"] == run_id
+    assert listed[0]["run_id"] == run_id
 
 
 def test_torn_last_line_does_not_stop_show_or_resume(ws: Workspace) -> None:
@@ -306,14 +306,14 @@ def test_old_runs_are_pruned_beyond_keep_but_never_live_ones(ws: Workspace) -> N
     (ws.root / ".tether" / "config.toml").write_text("[runs]\nkeep = 2\n")
     ids = [ws.json("run", "quick")["run_id"] for _ in range(4)]
     # Each run prunes before it starts: the fourth found three and kept the two newest.
-    assert [r["id"] for r in ws.json("runs")] == [ids[3], ids[2], ids[1]]
+    assert [r["run_id"] for r in ws.json("runs")] == [ids[3], ids[2], ids[1]]
     with RunLock(ws.runs_dir() / ids[1] / "lock"):  # ids[1] is live in this process
         ids.append(ws.json("run", "quick")["run_id"])
         listed = ws.json("runs")
-        assert [r["id"] for r in listed] == [ids[4], ids[3], ids[2], ids[1]]
+        assert [r["run_id"] for r in listed] == [ids[4], ids[3], ids[2], ids[1]]
         assert [r["live"] for r in listed] == [False, False, False, True]
     ids.append(ws.json("run", "quick")["run_id"])
-    assert [r["id"] for r in ws.json("runs")] == [ids[5], ids[4], ids[3]]
+    assert [r["run_id"] for r in ws.json("runs")] == [ids[5], ids[4], ids[3]]
     assert sorted(path.name for path in ws.runs_dir().iterdir()) == sorted(ids[3:])
 
 

@@ -54,7 +54,8 @@ async def test_start_answers_at_once_and_show_runs_cancel_follow(
     assert runs[0]["run_id"] == run_id
     assert runs[0]["workflow"] == "slow"
     assert runs[0]["status"] == "running"
-    assert set(runs[0]) == {"run_id", "workflow", "status", "age_seconds", "duration_ms"}
+    assert set(runs[0]) == {"run_id", "workflow", "status", "age_seconds", "duration_ms", "live"}
+    assert runs[0]["live"] is True
     shown = await client.command("tether.show", {"run_id": run_id})
     assert shown["status"] == "running"
     cancelled = await client.command("tether.cancel", {"run_id": run_id})

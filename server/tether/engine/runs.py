@@ -116,11 +116,12 @@ class RunSummary:
         return max(0.0, (time.time() if now is None else now) - self.started_ts)
 
     def to_json(self, now: float | None = None) -> dict[str, object]:
+        """The one shape of a run summary: `tether runs --json` and `tether.runs` alike."""
         record: dict[str, object] = {
-            "id": self.id,
+            "run_id": self.id,
             "workflow": self.workflow,
             "status": self.status,
-            "age_s": round(self.age(now), 3),
+            "age_seconds": round(self.age(now), 3),
             "duration_ms": self.duration_ms,
             "live": self.live,
         }

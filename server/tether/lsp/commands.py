@@ -188,16 +188,7 @@ class Commands(Feature):
         read_object("tether.runs", arguments, ())
         now = time.time()
         summaries = await asyncio.to_thread(list_runs, self.server.workspace_root)
-        return [
-            {
-                "run_id": summary.id,
-                "workflow": summary.workflow,
-                "status": summary.status,
-                "age_seconds": round(summary.age(now), 3),
-                "duration_ms": summary.duration_ms,
-            }
-            for summary in summaries
-        ]
+        return [summary.to_json(now) for summary in summaries]
 
     async def show(self, *arguments: Any) -> dict[str, Any]:
         from tether.engine.errors import RunIdError
