@@ -105,7 +105,7 @@ async def pytest(ctx: StepContext) -> dict[str, Any]:
 async def npm_test(ctx: StepContext) -> dict[str, Any]:
     script = _package_json(ctx.workspace).get("scripts", {}).get("test")
     if not isinstance(script, str) or "no test specified" in script:
-        raise StepSkipped("no npm test script in package.json")
+        raise StepSkipped("npm test is not used here (no package.json with a test script)")
     return await _run_tool(ctx, [_require(ctx.workspace, "npm"), "test", "--silent"])
 
 
