@@ -233,7 +233,8 @@ def test_runs_lists_a_live_run_as_running(ws: Workspace) -> None:
         line = process.stdout.readline()
         run_id = re.search(r"run (\S+) started", line)[1]  # type: ignore[index]
         listed = ws.json("runs")
-        assert [(r["run_id"], r["status"], r["live"]) for r in listed] == [(run_id, "running", True)]
+        summaries = [(r["run_id"], r["status"], r["live"]) for r in listed]
+        assert summaries == [(run_id, "running", True)]
         shown = ws.json("show", run_id)
         assert shown["status"] == "running" and shown["resume_command"] is None
     finally:
