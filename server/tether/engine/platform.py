@@ -183,6 +183,10 @@ class LockHeld(Exception):
         super().__init__(f"run {path.parent.name} is owned by {owner}")
 
 
+_OWNER_READS = 20
+_OWNER_READ_PAUSE = 0.002
+
+
 class RunLock:
     """A non-blocking exclusive lock on a file; the kernel drops it when the process dies.
 
@@ -199,19 +203,27 @@ class RunLock:
         return self._file is not None
 
     def acquire(self) -> None:
-        handle = open(self.path, "a+", encoding="ascii")  # noqa: SIM115 - held until release
-        try:
-            _lock_nonblocking(handle)
-        except OSError:
-            handle.seek(0)
+        # The owner writes its pid just after taking the lock (and rewrites it once), so a
+        # loser can find the file empty for an instant. Then it looks again, briefly: the
+        # pid it reports must be the owner's. Bounded at about 40 ms; never a wait on the lock.
+        for attempt in range(_OWNER_READS):
+            handle = open(self.path, "a+", encoding="ascii")  # noqa: SIM115 - held until release
             try:
-                owner = _parse_owner(handle.read())
-            except OSError:  # Windows: the locked byte cannot be read
-                owner = LockOwner(None)
-            handle.close()
-            raise LockHeld(self.path, owner.pid, owner.wakeable) from None
-        self._file = handle
-        self._write_owner(wakeable=False)
+                _lock_nonblocking(handle)
+            except OSError:
+                handle.seek(0)
+                try:
+                    owner = _parse_owner(handle.read())
+                except OSError:  # Windows: the locked byte cannot be read
+                    owner = LockOwner(None)
+                handle.close()
+                if owner.pid is not None or IS_WINDOWS or attempt == _OWNER_READS - 1:
+                    raise LockHeld(self.path, owner.pid, owner.wakeable) from None
+                time.sleep(_OWNER_READ_PAUSE)
+                continue
+            self._file = handle
+            self._write_owner(wakeable=False)
+            return
 
     def advertise_wake(self) -> None:
         """Tell `tether cancel` that this process handles the wake signal."""
