@@ -53,6 +53,3 @@ class Deadline:
 
     def remaining(self) -> float:
         return max(0.0, self.at - time.monotonic()) if self.at != math.inf else math.inf
-
-    def expired(self) -> bool:
-        return time.monotonic() >= self.at
