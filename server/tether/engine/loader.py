@@ -21,7 +21,7 @@ from tether.engine.errors import WorkflowError
 from tether.engine.kinds import KindRegistry
 from tether.engine.retry import RetryPolicy
 from tether.engine.spec import StepSpec, WorkflowSpec
-from tether.engine.templating import check_reference, iter_references
+from tether.engine.templating import check_reference, iter_references, shell_template_problems
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "workflows"
 PROJECT_SUBDIR = Path(".tether") / "workflows"
@@ -184,6 +184,10 @@ def parse_workflow(
             problem = check_reference(reference, params, ancestors)
             if problem:
                 raise fail(problem, f"steps[{index}] ({step.id})", where.step(index))
+        run = step.options.get("run")
+        if step.options.get("shell") is True and isinstance(run, str):
+            for problem in shell_template_problems(run):
+                raise fail(problem, f"steps[{index}] ({step.id}).run", where.step(index, "run"))
 
     return WorkflowSpec(
         name=name,

@@ -38,7 +38,7 @@ from tether.engine.kinds import KindRegistry
 from tether.engine.retry import next_retry_delay
 from tether.engine.spec import StepSpec, WorkflowSpec
 from tether.engine.state import RunState, RunStatus, StepStatus
-from tether.engine.templating import TemplateError, render
+from tether.engine.templating import TemplateError, render_options
 
 logger = logging.getLogger(__name__)
 
@@ -362,7 +362,7 @@ class Runner:
         self.bus.publish(EventType.STEP_STARTED, step.id, attempt=attempt)
         scope = self._scope()
         try:
-            inputs = render(step.options, scope)
+            inputs = render_options(step.options, scope)
         except TemplateError as error:
             return _Outcome(StepStatus.FAILED, error=str(error))
         sink = _AttemptSink(self.bus, step.id)

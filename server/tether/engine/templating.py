@@ -4,6 +4,11 @@
 `${run.id}`, `${run.dir}`, `${run.workspace}`; `$$` is a literal `$`. A string that is
 exactly one reference keeps the referenced value's type; inside longer text, objects and
 lists are rendered as JSON.
+
+In the `run` string of a `shell = true` step, every substituted value is quoted for the
+shell context it lands in (see `shell_quoting`), so a value is always data, never code;
+`${raw:params.NAME}` (any reference with a `raw:` prefix) pastes the text unquoted for
+whoever really means to splice shell code.
 """
 
 from __future__ import annotations
@@ -14,8 +19,11 @@ from typing import Any
 
 import orjson
 
+from tether.engine.shell_quoting import placements, quote
+
 _TOKEN = re.compile(r"\$\$|\$\{([^}]*)\}")
 _RUN_FIELDS = ("id", "dir", "workspace")
+_RAW = "raw:"
 
 
 class TemplateError(ValueError):
@@ -38,7 +46,7 @@ def iter_references(value: Any) -> Iterator[str]:
 
 def check_reference(reference: str, params: Mapping[str, Any], ancestors: set[str]) -> str | None:
     """Why `reference` cannot work for a step with these ancestors, or None when it can."""
-    parts = reference.split(".")
+    parts = _without_raw(reference).split(".")
     root = parts[0]
     if root == "params":
         if len(parts) != 2 or parts[1] not in params:
@@ -57,6 +65,28 @@ def check_reference(reference: str, params: Mapping[str, Any], ancestors: set[st
     return f"${{{reference}}}: unknown reference (use params., steps. or run.)"
 
 
+def shell_template_problems(template: str) -> list[str]:
+    """Why references in this `shell = true` string cannot be quoted safely (load time)."""
+    references = [m.group(1).strip() for m in _TOKEN.finditer(template) if m.group(1) is not None]
+    spots = placements(_shell_pieces(template))
+    return [
+        f"${{{reference}}} {placement.refusal}: it cannot be quoted for the shell there; "
+        f"move it or write ${{{_RAW}{_without_raw(reference)}}} to paste it unquoted"
+        for reference, placement in zip(references, spots, strict=True)
+        if placement.refusal is not None and not reference.startswith(_RAW)
+    ]
+
+
+def render_options(options: Mapping[str, Any], scope: Mapping[str, Any]) -> dict[str, Any]:
+    """A step's options with references substituted; a shell `run` string is quoted."""
+    rendered = {key: render(item, scope) for key, item in options.items() if key != "run"}
+    if "run" in options:
+        run = options["run"]
+        shell = options.get("shell") is True and isinstance(run, str)
+        rendered["run"] = _render_shell(run, scope) if shell else render(run, scope)
+    return rendered
+
+
 def render(value: Any, scope: Mapping[str, Any]) -> Any:
     """Substitute references in a nested value. `scope` maps params/steps/run to dicts."""
     if isinstance(value, str):
@@ -68,9 +98,13 @@ def render(value: Any, scope: Mapping[str, Any]) -> Any:
     return value
 
 
+def _without_raw(reference: str) -> str:
+    return reference[len(_RAW) :].strip() if reference.startswith(_RAW) else reference
+
+
 def _lookup(reference: str, scope: Mapping[str, Any]) -> Any:
     current: Any = scope
-    for part in reference.split("."):
+    for part in _without_raw(reference).split("."):
         if isinstance(current, Mapping) and part in current:
             current = current[part]
         else:
@@ -99,3 +133,33 @@ def _render_string(text: str, scope: Mapping[str, Any]) -> Any:
         return _as_text(_lookup(match.group(1).strip(), scope))
 
     return _TOKEN.sub(replace, text)
+
+
+def _shell_pieces(template: str) -> list[str | None]:
+    """The shell text as the shell will see it, one character each, None per reference."""
+    pieces: list[str | None] = []
+    end = 0
+    for match in _TOKEN.finditer(template):
+        pieces.extend(template[end : match.start()])
+        pieces.append("$" if match.group(1) is None else None)
+        end = match.end()
+    pieces.extend(template[end:])
+    return pieces
+
+
+def _render_shell(template: str, scope: Mapping[str, Any]) -> str:
+    spots = iter(placements(_shell_pieces(template)))
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return "$"
+        reference = match.group(1).strip()
+        placement = next(spots)
+        text = _as_text(_lookup(reference, scope))
+        if reference.startswith(_RAW):
+            return text
+        if placement.refusal is not None:
+            raise TemplateError(f"${{{reference}}} {placement.refusal}: cannot be quoted")
+        return quote(text, placement.context)
+
+    return _TOKEN.sub(replace, template)
