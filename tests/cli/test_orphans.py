@@ -132,8 +132,11 @@ def test_a_live_owners_processes_are_never_touched(tmp_path: Path) -> None:
 def test_a_crashed_runs_worktree_snapshot_is_pruned_on_the_next_start(tmp_path: Path) -> None:
     from tether.steps.worktree import PREFIX, worktree_root
 
-    stale = worktree_root(tmp_path.resolve()) / f"{PREFIX}crashed-run-1+review+0a1b2c3d"
-    stale.mkdir(parents=True)
+    root = worktree_root(tmp_path.resolve())
+    for private in (root.parent, root):  # as tether makes them: only the user's own are pruned
+        private.mkdir(mode=0o700, exist_ok=True)
+    stale = root / f"{PREFIX}crashed-run-1+review+0a1b2c3d"
+    stale.mkdir()
     (stale / "left-behind.txt").write_text("x")
     folder = tmp_path / ".tether" / "workflows"
     folder.mkdir(parents=True)

@@ -297,3 +297,75 @@ def test_a_crashed_runs_worktree_is_pruned_on_the_next_start(
     assert not stale.exists()
     assert registered_worktrees(repo) == [str(repo.resolve())]
     assert list(worktree_root(repo).iterdir()) == []
+
+
+# --- who owns the worktree root (issue #12.2) ---------------------------------------
+
+
+def _planted_by_another_user(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    os.chown(folder, 65534, 65534)  # nobody: another local user got there first
+    folder.chmod(0o777)
+
+
+def _planted_open(folder: Path) -> None:
+    folder.mkdir(parents=True, mode=0o755)
+    folder.chmod(0o755)
+
+
+def _planted_symlink(folder: Path) -> None:
+    elsewhere = folder.parent.parent / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.symlink_to(elsewhere)
+
+
+@pytest.mark.parametrize(
+    ("plant", "level", "reason"),
+    [
+        pytest.param(
+            _planted_by_another_user,
+            "top",
+            "belongs to uid 65534",
+            marks=pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root"),
+        ),
+        (_planted_open, "top", "has mode 755"),
+        (_planted_open, "workspace", "has mode 755"),
+        (_planted_symlink, "workspace", "not a plain folder"),
+    ],
+)
+async def test_a_worktree_root_that_is_not_ours_alone_is_refused(
+    repo: Path,
+    marks: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    plant: Any,
+    level: str,
+    reason: str,
+) -> None:
+    shared_tmp = tmp_path / "tmp"
+    shared_tmp.mkdir(mode=0o700)
+    monkeypatch.setattr("tempfile.tempdir", str(shared_tmp))
+    root = worktree_root(repo)
+    plant(root.parent if level == "top" else root)
+    state = await run_in(repo, isolated_step("s", "record_workspace", marks=str(marks)))
+    step = state.steps["s"]
+    assert step.status == "failed"
+    assert "refusing to put snapshot worktrees there" in (step.error or "")
+    assert reason in (step.error or "")
+    assert not marks.exists()  # the step's code never ran
+    assert registered_worktrees(repo) == [str(repo.resolve())]
+
+
+async def test_fresh_worktree_roots_are_created_private(
+    repo: Path, marks: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared_tmp = tmp_path / "tmp"
+    shared_tmp.mkdir(mode=0o700)
+    monkeypatch.setattr("tempfile.tempdir", str(shared_tmp))
+    state = await run_in(repo, isolated_step("s", "record_workspace", marks=str(marks)))
+    assert state.steps["s"].status == "succeeded", state.steps["s"].error
+    root = worktree_root(repo)
+    for folder in (root.parent, root):
+        info = folder.lstat()
+        assert (info.st_uid, info.st_mode & 0o777) == (os.getuid(), 0o700)

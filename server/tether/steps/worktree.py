@@ -7,7 +7,11 @@ index takes `git add -A` (tracked modifications, deletions, untracked non-ignore
 the object store (git's gc collects them).
 
 Worktrees live outside the workspace, so tools that scan it never see the copies:
-`<tmp>/tether-worktrees/<workspace hash>/tw-<run id>+<step id>+<random>`. A worktree whose
+`<tmp>/tether-worktrees-<uid>/<workspace hash>/tw-<run id>+<step id>+<random>`. The
+path is predictable (pruning needs that), so another local user could create it first and
+swap a snapshot for code of theirs: both folders are created 0700 and, whether new or
+found, must be real folders (not symlinks) owned by this user and closed to everyone else,
+inside a temp dir that others cannot rename entries of; anything else is refused. A worktree whose
 run has no live owner (its process died) is stale; `prune_stale_worktrees` removes it and
 lets `git worktree prune` forget it. The run id in the name is what makes that decidable.
 """
@@ -18,8 +22,10 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 import secrets
 import shutil
+import stat
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -33,6 +39,9 @@ from tether.engine.threads import run_in_daemon_thread
 from tether.steps.git import GitError, git
 
 logger = logging.getLogger(__name__)
+
+_UID: int | None = os.getuid() if hasattr(os, "getuid") else None
+"""Windows has no uids (nor shared /tmp); ownership is only checked where it exists."""
 
 PREFIX = "tw-"
 """Every worktree tether creates has a name starting with this."""
@@ -62,7 +71,8 @@ class LiveWorktrees:
 def worktree_root(workspace: Path) -> Path:
     """The folder holding this workspace's snapshot worktrees."""
     digest = hashlib.sha256(str(workspace.resolve()).encode()).hexdigest()[:12]
-    return Path(tempfile.gettempdir()) / "tether-worktrees" / digest
+    owner = _UID if _UID is not None else "user"
+    return Path(tempfile.gettempdir()) / f"tether-worktrees-{owner}" / digest
 
 
 def run_id_of(name: str) -> str | None:
@@ -259,6 +269,10 @@ def _stale_entries(
 ) -> list[Path]:
     if not root.is_dir():
         return []
+    unsafe = _unsafe_reason(root.parent) or _unsafe_reason(root)
+    if unsafe is not None:
+        logger.warning("not pruning worktrees in %s: %s", root, unsafe)
+        return []
     stale: list[Path] = []
     for entry in sorted(root.iterdir()):
         name = entry.name.removesuffix(".index")
@@ -285,7 +299,52 @@ def _copy_if_present(source: Path, target: Path) -> None:
 
 
 def _make_root(root: Path) -> None:
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create (or accept) the two folders under the temp dir as this user's alone."""
+    shared = root.parent.parent
+    reason = _unsafe_shared_reason(shared)
+    for folder in (root.parent, root):
+        if reason is not None:
+            break
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+        reason = _unsafe_reason(folder)
+    if reason is not None:
+        raise WorktreeError(f"refusing to put snapshot worktrees there: {reason}")
+
+
+def _unsafe_reason(folder: Path) -> str | None:
+    """Why `folder` may not hold snapshots: not a real folder, not ours, open to others."""
+    try:
+        info = folder.lstat()
+    except OSError as error:
+        return f"{folder}: {error.strerror}"
+    if not stat.S_ISDIR(info.st_mode):
+        return f"{folder} is not a plain folder (a symlink or a file)"
+    if _UID is None:
+        return None
+    if info.st_uid != _UID:
+        return (
+            f"{folder} belongs to uid {info.st_uid}, not to you (uid {_UID}); another "
+            "user may have created it: remove it, or point TMPDIR at a folder of your own"
+        )
+    if info.st_mode & 0o077:
+        return f"{folder} has mode {stat.S_IMODE(info.st_mode):o}, open to others: chmod 700 it"
+    return None
+
+
+def _unsafe_shared_reason(folder: Path) -> str | None:
+    """The temp dir may be shared, but then only with the sticky bit (no renaming others')."""
+    try:
+        info = folder.stat()
+    except OSError as error:
+        return f"{folder}: {error.strerror}"
+    if _UID is None:
+        return None
+    if info.st_uid not in (_UID, 0):
+        return f"the temp dir {folder} belongs to uid {info.st_uid}, neither you nor root"
+    if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
+        return f"the temp dir {folder} is writable by others without the sticky bit"
+    return None
 
 
 def _remove_entry(entry: Path) -> None:
