@@ -16,19 +16,11 @@ from tether.cli.settings import load_settings, step_kinds
 @click.option("-C", "directory", default=".", type=click.Path(file_okay=False), help="Workspace.")
 def workflows(as_json: bool, directory: str) -> None:
     """List the workflows available in this workspace."""
-    from tether.engine.errors import WorkflowError
-    from tether.engine.loader import BUILTIN_DIR, find_workflows, load_workflow
+    from tether.engine.catalog import list_workflows
 
     workspace = Path(directory).resolve()
     kinds = step_kinds(load_settings(workspace))
-    rows = []
-    for name, path in sorted(find_workflows(workspace).items()):
-        source = "builtin" if path.parent == BUILTIN_DIR else str(path.relative_to(workspace))
-        try:
-            spec = load_workflow(path, kinds)
-            rows.append({"name": name, "description": spec.description, "source": source})
-        except WorkflowError as error:
-            rows.append({"name": name, "description": "", "source": source, "error": str(error)})
+    rows = [entry.to_json() for entry in list_workflows(workspace, kinds)]
     if as_json:
         print_json(rows)
         return

@@ -209,9 +209,12 @@ class Commands(Feature):
 
     async def workflows(self, *arguments: Any) -> list[dict[str, Any]]:
         read_object("tether.workflows", arguments, ())
-        return await asyncio.to_thread(
-            _list_workflows, self.server.workspace_root, self.server.kinds
+        from tether.engine.catalog import list_workflows
+
+        entries = await asyncio.to_thread(
+            list_workflows, self.server.workspace_root, self.server.kinds
         )
+        return [entry.to_json() for entry in entries]
 
     # -- docs ---------------------------------------------------------------------------
 
@@ -300,19 +303,3 @@ def load_invocation(
 
     spec = resolve_workflow(workflow, workspace, kinds)
     return spec, apply_params(spec, overrides)
-
-
-def _list_workflows(workspace: Path, kinds: Any) -> list[dict[str, Any]]:
-    from tether.engine.errors import WorkflowError
-    from tether.engine.loader import BUILTIN_DIR, find_workflows, load_workflow
-
-    rows: list[dict[str, Any]] = []
-    for name, path in sorted(find_workflows(workspace).items()):
-        source = "builtin" if path.parent == BUILTIN_DIR else str(path.relative_to(workspace))
-        try:
-            spec = load_workflow(path, kinds)
-        except WorkflowError as error:
-            rows.append({"name": name, "description": "", "source": source, "error": str(error)})
-        else:
-            rows.append({"name": name, "description": spec.description, "source": source})
-    return rows
