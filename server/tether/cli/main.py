@@ -30,6 +30,7 @@ _COMMANDS: dict[str, str] = {
     "init": "tether.cli.init_command:init",
     "doctor": "tether.cli.doctor_command:doctor",
     "serve": "tether.cli.serve_command:serve",
+    "mcp": "tether.cli.mcp_command:mcp",
 }
 
 
