@@ -210,3 +210,44 @@ def test_init_in_this_repository_is_a_no_op() -> None:
     assert {outcome.action for outcome in report.outcomes} == {"unchanged"}
     recorded = json.loads((REPO / MANIFEST_PATH).read_text())["files"]
     assert sorted(recorded) == ALL_TARGETS
+
+
+def test_mcp_writes_both_editors_entries_and_keeps_other_servers(tmp_path: Path) -> None:
+    (tmp_path / ".mcp.json").write_text(
+        json.dumps({"mcpServers": {"other": {"command": "other-server"}}, "note": 1})
+    )
+    result = run_init(tmp_path, "--mcp", "--json")
+    assert result.exit_code == 0, result.output
+    assert actions(result) == {".mcp.json": "updated", ".cursor/mcp.json": "created"}
+    claude = json.loads((tmp_path / ".mcp.json").read_text())
+    assert claude["note"] == 1 and claude["mcpServers"]["other"] == {"command": "other-server"}
+    entry = claude["mcpServers"]["tether"]
+    assert entry["type"] == "stdio" and entry["args"][-1] == "mcp"
+    cursor = json.loads((tmp_path / ".cursor" / "mcp.json").read_text())
+    assert cursor["mcpServers"]["tether"]["args"][-3:] == ["mcp", "-C", "${workspaceFolder}"]
+    assert not (tmp_path / ".claude").exists()  # --mcp installs no skills
+    before = snapshot(tmp_path)
+    again = run_init(tmp_path, "--mcp", "--json")
+    assert actions(again) == {".mcp.json": "unchanged", ".cursor/mcp.json": "unchanged"}
+    assert snapshot(tmp_path) == before
+
+
+def test_mcp_keeps_a_changed_entry_unless_forced_and_never_touches_broken_json(
+    tmp_path: Path,
+) -> None:
+    assert run_init(tmp_path, "--mcp", "--claude").exit_code == 0
+    config = tmp_path / ".mcp.json"
+    mine = json.loads(config.read_text())
+    mine["mcpServers"]["tether"]["env"] = {"X": "1"}
+    config.write_text(json.dumps(mine))
+    kept = run_init(tmp_path, "--mcp", "--claude", "--json")
+    assert actions(kept) == {".mcp.json": "kept"}
+    assert json.loads(config.read_text()) == mine
+    forced = run_init(tmp_path, "--mcp", "--claude", "--force", "--json")
+    assert actions(forced) == {".mcp.json": "overwritten"}
+    assert "env" not in json.loads(config.read_text())["mcpServers"]["tether"]
+    config.write_text("{not json")
+    broken = run_init(tmp_path, "--mcp", "--claude")
+    assert broken.exit_code == 1
+    assert "failed      .mcp.json (not valid JSON" in broken.stdout
+    assert config.read_text() == "{not json"

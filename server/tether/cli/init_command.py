@@ -1,9 +1,11 @@
 """`tether init`: install the skill pack (Claude Code skills, Cursor rules and commands, an
-AGENTS.md section) into a workspace, saying what it did to each file."""
+AGENTS.md section) or, with --mcp, the MCP server entries into a workspace, saying what it
+did to each file."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -22,24 +24,32 @@ _ACTION_WIDTH = 12
 @click.option(
     "--cursor", is_flag=True, help="Install the Cursor rule and commands (.cursor/) and AGENTS.md."
 )
+@click.option(
+    "--mcp",
+    is_flag=True,
+    help="Instead of the skill pack, add tether's MCP server to .mcp.json (Claude Code) "
+    "and .cursor/mcp.json (Cursor).",
+)
 @click.option("--force", is_flag=True, help="Replace files you changed with the pack's version.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("-C", "directory", default=".", metavar="DIR", help="Workspace directory.")
-def init(claude: bool, cursor: bool, force: bool, as_json: bool, directory: str) -> None:
-    """Install tether's skill pack into the workspace (both editors when no flag is given).
+def init(claude: bool, cursor: bool, mcp: bool, force: bool, as_json: bool, directory: str) -> None:
+    """Install tether's skill pack into the workspace (both editors when no flag is given),
+    or with --mcp its MCP server entry in each editor's MCP configuration.
 
     Safe to run again: files that already match are left alone, and files you changed are
     kept unless --force is given.
     """
-    from tether.pack.install import install_pack
-    from tether.pack.source import EDITORS, PackNotFound
+    from tether.pack.source import EDITORS
 
     workspace = resolve_workspace(directory)
     chosen = [name for name, flag in (("claude", claude), ("cursor", cursor)) if flag]
-    try:
-        report = install_pack(workspace, chosen or EDITORS, force=force)
-    except PackNotFound as error:
-        fail(str(error), EXIT_FAILED)
+    if mcp:
+        from tether.pack.mcp_config import install_mcp_config
+
+        report = install_mcp_config(workspace, chosen or list(EDITORS), force=force)
+    else:
+        report = _install_pack(workspace, chosen or list(EDITORS), force)
     if as_json:
         from tether.cli.output import print_json
 
@@ -47,6 +57,16 @@ def init(claude: bool, cursor: bool, force: bool, as_json: bool, directory: str)
     else:
         click.echo("\n".join(report_lines(report)))
     sys.exit(EXIT_FAILED if report.failed else EXIT_OK)
+
+
+def _install_pack(workspace: Path, editors: list[str], force: bool) -> InstallReport:
+    from tether.pack.install import install_pack
+    from tether.pack.source import PackNotFound
+
+    try:
+        return install_pack(workspace, editors, force=force)
+    except PackNotFound as error:
+        fail(str(error), EXIT_FAILED)
 
 
 def report_lines(report: InstallReport) -> list[str]:
