@@ -55,7 +55,8 @@ class PrewarmConfig:
 @dataclass(frozen=True)
 class RunsConfig:
     keep: int = 50
-    """Finished runs kept in .tether/runs; older ones are pruned (live runs never are)."""
+    """Finished runs kept in .tether/runs; older ones are pruned (paused, waiting and live
+    runs never are)."""
     durability: str = "step"
     """Journal fsync policy: `none`, `step` (step boundaries and run end), `every-event`."""
 

@@ -317,6 +317,23 @@ def test_old_runs_are_pruned_beyond_keep_but_never_live_ones(ws: Workspace) -> N
     assert sorted(path.name for path in ws.runs_dir().iterdir()) == sorted(ids[3:])
 
 
+def test_pruning_keeps_paused_and_waiting_runs(ws: Workspace) -> None:
+    ws.write("quick", step("a"))
+    ws.write("slow", step("a") + step("b", 30, ("a",)))
+    ws.write("build", '[[steps]]\nid = "implement"\nkind = "agent"\ntask = "write it"\n')
+    (ws.root / ".tether" / "config.toml").write_text("[runs]\nkeep = 1\n")
+    waiting = ws.tether("run", "build", "--json")
+    assert waiting.returncode == 3, waiting.stderr
+    waiting_id = orjson.loads(waiting.stdout)["run_id"]
+    paused_id = ws.json("run", "slow", "--budget", "0.3s")["run_id"]
+    quick = [ws.json("run", "quick")["run_id"] for _ in range(3)]
+    listed = {r["run_id"]: r["status"] for r in ws.json("runs")}
+    # Each run prunes before it starts: the last kept one finished run, then added itself.
+    assert set(listed) == {waiting_id, paused_id, quick[1], quick[2]}
+    assert listed[waiting_id] == "waiting"
+    assert (ws.runs_dir() / paused_id / "events.jsonl").is_file()
+
+
 def test_a_bad_runs_setting_is_reported_and_the_default_used(ws: Workspace) -> None:
     ws.write("quick", step("a"))
     (ws.root / ".tether" / "config.toml").write_text('[runs]\ndurability = "sometimes"\n')

@@ -225,9 +225,16 @@ def _status_from_tail(tail: list[Event]) -> tuple[str | None, int]:
 
 
 def prune_runs(workspace: Path, keep: int) -> list[str]:
-    """Delete runs beyond the `keep` newest; a live run is never deleted. Returns the ids."""
+    """Delete finished runs beyond the `keep` newest finished ones. Returns the ids.
+
+    Only finished runs (succeeded, failed, timed out, cancelled) are ever deleted: a paused
+    or waiting run is work in progress that someone will continue (an agent's waiting
+    `build` must survive fifty quick checks), and a live run is in use. The status is read
+    again under the run's lock, so a run resumed meanwhile is not deleted.
+    """
+    finished = [summary for summary in list_runs(workspace) if summary.status in _FINISHED]
     removed = []
-    for summary in list_runs(workspace)[keep:]:
+    for summary in finished[keep:]:
         if summary.live:
             continue
         directory = run_dir(workspace, summary.id)
@@ -240,6 +247,8 @@ def prune_runs(workspace: Path, keep: int) -> list[str]:
             logger.warning("cannot prune run %s: %s", summary.id, error)
             continue
         try:
+            if summarize(directory / JOURNAL_NAME, summary.id).status not in _FINISHED:
+                continue  # resumed (and paused) since it was listed
             if IS_WINDOWS:
                 lock.release()  # Windows cannot delete a file that is open
             shutil.rmtree(directory)
