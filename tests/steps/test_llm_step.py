@@ -193,7 +193,9 @@ async def test_repeated_500s_open_the_breaker_and_the_next_step_is_refused_at_on
     assert len(fake.requests) == 3  # the first step's attempts; the second sent nothing
     assert second.status == "failed"
     assert "circuit open" in (second.error or "")
-    assert (second.duration_ms or 0) < 100, second.duration_ms
+    # "At once" is proved by the request count above; the bound only catches a wait on a
+    # retry or timeout (seconds), generous enough for a loaded 2-core machine.
+    assert (second.duration_ms or 0) < 1500, second.duration_ms
 
 
 async def test_the_key_appears_in_no_file_of_the_run_directory_nor_in_logs(
