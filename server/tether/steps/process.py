@@ -21,8 +21,11 @@ from tether.engine.platform import (
 
 _MAX_LINE = 8192
 _TAIL_LINES = 200
-# After the main process exits, how long leftover holders of its pipes may keep writing.
-_DRAIN_AFTER_EXIT = 0.5
+_STREAM_LIMIT = 2**16
+# After the main process exits, how long leftover holders of its pipes (`cmd &`, a test
+# server) may keep writing before the group is swept. The step ends within this (plus
+# the sweep) of the main process's exit, whoever still holds the pipes.
+DRAIN_AFTER_EXIT = 0.3
 
 
 @dataclass(frozen=True)
@@ -45,15 +48,7 @@ async def run_process(
     On cancellation the whole process group gets SIGTERM, `kill_grace` seconds, then
     SIGKILL; the same sweep runs after a normal exit for anything the command left behind.
     """
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        **new_process_group_options(),
-    )
+    process, exited = await _spawn(argv, cwd=cwd, env={**os.environ, **(env or {})})
     pgid = process.pid
     record_group(ctx.run_dir, pgid)  # so that a successor can reap it if we are killed
     ctx.on_cleanup(lambda: _sweep(ctx.run_dir, pgid))
@@ -64,11 +59,13 @@ async def run_process(
         asyncio.create_task(_pump(process.stderr, ctx, tail)),
     ]
     try:
-        exit_code = await process.wait()
-        _, still_reading = await asyncio.wait(readers, timeout=_DRAIN_AFTER_EXIT)
+        # Not process.wait(): before Python 3.12 it returns only once every pipe is
+        # closed, so a background child holding stdout would hold the step forever.
+        exit_code = await exited
+        _, still_reading = await asyncio.wait(readers, timeout=DRAIN_AFTER_EXIT)
         if still_reading or group_alive(pgid):
             kill_group_now(pgid)
-            await asyncio.wait(readers, timeout=1.0)
+            await asyncio.wait(readers, timeout=1.0)  # what is left in the pipes, then EOF
     except asyncio.CancelledError:
         await asyncio.shield(terminate_group(pgid, kill_grace, process))
         raise
@@ -76,6 +73,53 @@ async def run_process(
         for reader in readers:
             reader.cancel()
     return ProcessResult(exit_code, "\n".join(tail))
+
+
+class _ExitSignallingProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """The standard stream protocol, plus a future resolved when the process exits."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=_STREAM_LIMIT, loop=loop)
+        self.exited: asyncio.Future[int] = loop.create_future()
+        self._transport_ref: asyncio.SubprocessTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        assert isinstance(transport, asyncio.SubprocessTransport)
+        self._transport_ref = transport
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        assert self._transport_ref is not None
+        code = self._transport_ref.get_returncode()
+        if not self.exited.done():
+            self.exited.set_result(-1 if code is None else code)
+
+
+async def _spawn(
+    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]
+) -> tuple[asyncio.subprocess.Process, asyncio.Future[int]]:
+    """create_subprocess_exec, plus a future for the main process's own exit."""
+    loop = asyncio.get_running_loop()
+    protocol: _ExitSignallingProtocol | None = None
+
+    def factory() -> _ExitSignallingProtocol:
+        nonlocal protocol
+        protocol = _ExitSignallingProtocol(loop)
+        return protocol
+
+    transport, _ = await loop.subprocess_exec(
+        factory,
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=cwd,
+        env=env,
+        **new_process_group_options(),
+    )
+    assert protocol is not None
+    return asyncio.subprocess.Process(transport, protocol, loop), protocol.exited
 
 
 async def _pump(
