@@ -98,6 +98,8 @@ class _AttemptSink:
         self.step_id = step_id
         self.last_beat = time.monotonic()
         self._last_bare_event = 0.0
+        self.finished_at: float | None = None
+        """When the step's code returned or raised (monotonic), set from inside its task."""
 
     def record_output(self, item: Any) -> None:
         self.last_beat = time.monotonic()
@@ -383,7 +385,9 @@ class Runner:
             resume_result=self.options.resume_results.get(step.id),
         )
         kind = self.kinds[step.kind]
-        task = asyncio.create_task(kind.execute(context), name=f"step:{step.id}#{attempt}")
+        task = asyncio.create_task(
+            _timed(kind.execute(context), sink), name=f"step:{step.id}#{attempt}"
+        )
         try:
             outcome = await self._supervise(task, step, sink, deadline)
         finally:
@@ -404,6 +408,13 @@ class Runner:
                     {task, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
                 )
                 if task in done:
+                    ended = sink.finished_at
+                    if ended is not None and ended > deadline.at and not task.cancelled():
+                        # It ended past its deadline without the supervisor getting a turn:
+                        # its code kept the event loop busy. Its result arrived too late.
+                        late = f"it ended {ended - deadline.at:.2f}s past it, blocking the"
+                        late += ' event loop (isolation = "process" lets it be stopped)'
+                        return await self._deadline_outcome(task, step, deadline.level, late)
                     return self._classify(task)
                 if stopper in done:
                     error = await self._cancel(task, step)
@@ -425,9 +436,9 @@ class Runner:
             stopper.cancel()
 
     async def _deadline_outcome(
-        self, task: asyncio.Task[Any], step: StepSpec, level: Level
+        self, task: asyncio.Task[Any], step: StepSpec, level: Level, late: str | None = None
     ) -> _Outcome:
-        error = await self._cancel(task, step)
+        error = late or await self._cancel(task, step)
         if level is Level.BUDGET:
             self.request_stop(StopReason.BUDGET)
             return self._stopped_outcome(error)
@@ -452,6 +463,7 @@ class Runner:
             return None
         self.abandoned.add(task)
         task.add_done_callback(_forget_abandoned(self.abandoned))
+        _exclude_from_loop_shutdown(task)
         logger.warning("step %s ignored cancellation for %.1fs; abandoned", step.id, grace)
         return f"ignored cancellation for {grace:g}s and was abandoned"
 
@@ -482,6 +494,30 @@ class Runner:
         return _Outcome(
             StepStatus.FAILED, error=message, retryable=isinstance(error, TransientError)
         )
+
+
+async def _timed(work: Any, sink: _AttemptSink) -> Any:
+    try:
+        return await work
+    finally:
+        sink.finished_at = time.monotonic()
+
+
+def _exclude_from_loop_shutdown(task: asyncio.Task[Any]) -> None:
+    """Keep an abandoned task from holding its event loop's owner at exit.
+
+    asyncio.run() (and hosts that copy it) cancels every task it knows and waits for them
+    all; a step that swallows cancellation would make that wait endless, keeping a
+    language server or a user's program alive. The engine has given up on the task, so
+    it leaves the loop's registry (a private hook, present in CPython 3.7 to 3.14): the
+    loop closes without it, and its coroutine is dropped.
+    """
+    unregister = getattr(asyncio.tasks, "_unregister_task", None)
+    if unregister is not None:
+        unregister(task)
+        # Dropping it at loop close is the intent, not a bug worth a warning.
+        with contextlib.suppress(AttributeError):
+            task._log_destroy_pending = False  # type: ignore[attr-defined]
 
 
 def _describe(error: BaseException) -> str:

@@ -1,5 +1,8 @@
 """`isolation = "worktree"` for any step kind: run the step in a snapshot worktree.
 
+(`isolation = "process"` is accepted here for kinds that say they support it, the python
+kind, and passed through: that kind runs its callable in a child process.)
+
 A wrapper kind, so the engine never learns about git: it validates and strips the
 `isolation` option, then runs the wrapped kind with `ctx.workspace` pointing into a
 snapshot of HEAD plus uncommitted changes (see steps.worktree). `${run.workspace}` in the
@@ -18,7 +21,7 @@ from tether.engine.spec import StepSpec
 from tether.steps.worktree import LiveWorktrees, WorktreeError, snapshot_worktree
 
 ISOLATION_FIELD = "isolation"
-_CHOICES = ("none", "worktree")
+_CHOICES = ("none", "worktree", "process")
 # Time after cancellation to remove the worktree (a `git worktree remove`) before the
 # engine gives up on the step; an abandoned step's cleanup callback removes it anyway.
 _REMOVAL_GRACE = 3.0
@@ -37,7 +40,12 @@ class IsolatedKind:
         if ISOLATION_FIELD in options:
             value = options[ISOLATION_FIELD]
             if value not in _CHOICES:
-                problems.append((ISOLATION_FIELD, f'must be "worktree" or "none", got {value!r}'))
+                choices = '"worktree", "process" or "none"'
+                problems.append((ISOLATION_FIELD, f"must be {choices}, got {value!r}"))
+            elif value == "process" and not getattr(self.inner, "process_isolation", False):
+                problems.append(
+                    (ISOLATION_FIELD, f'"process" is for python steps, not {self.name} steps')
+                )
             elif value == "worktree":
                 problem = _isolation_problem(self.inner, options)
                 if problem:

@@ -6,7 +6,7 @@ import asyncio
 import collections
 import contextlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +28,10 @@ _STREAM_LIMIT = 2**16
 DRAIN_AFTER_EXIT = 0.3
 
 
+LineHandler = Callable[[str], None]
+"""Receives each line of one stream (decoded, without its newline)."""
+
+
 @dataclass(frozen=True)
 class ProcessResult:
     exit_code: int
@@ -42,8 +46,13 @@ async def run_process(
     cwd: Path,
     env: Mapping[str, str] | None = None,
     kill_grace: float = 2.0,
+    on_stdout: LineHandler | None = None,
+    on_stderr: LineHandler | None = None,
+    max_line: int = _MAX_LINE,
 ) -> ProcessResult:
-    """Every output line becomes partial output (and so a heartbeat).
+    """Every output line becomes partial output (and so a heartbeat), unless a stream has
+    its own handler (the python step's child speaks JSON lines on stdout). Lines longer
+    than `max_line` bytes are cut into pieces of that size.
 
     On cancellation the whole process group gets SIGTERM, `kill_grace` seconds, then
     SIGKILL; the same sweep runs after a normal exit for anything the command left behind.
@@ -54,9 +63,15 @@ async def run_process(
     ctx.on_cleanup(lambda: _sweep(ctx.run_dir, pgid))
     tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
     assert process.stdout is not None and process.stderr is not None
+
+    def emit(line: str) -> None:
+        tail.append(line)
+        with contextlib.suppress(RuntimeError):  # loop closing under an abandoned step
+            ctx.emit(line)
+
     readers = [
-        asyncio.create_task(_pump(process.stdout, ctx, tail)),
-        asyncio.create_task(_pump(process.stderr, ctx, tail)),
+        asyncio.create_task(_pump(process.stdout, on_stdout or emit, max_line)),
+        asyncio.create_task(_pump(process.stderr, on_stderr or emit, max_line)),
     ]
     try:
         # Not process.wait(): before Python 3.12 it returns only once every pipe is
@@ -122,9 +137,7 @@ async def _spawn(
     return asyncio.subprocess.Process(transport, protocol, loop), protocol.exited
 
 
-async def _pump(
-    stream: asyncio.StreamReader, ctx: StepContext, tail: collections.deque[str]
-) -> None:
+async def _pump(stream: asyncio.StreamReader, deliver: LineHandler, max_line: int) -> None:
     pending = b""
     while True:
         chunk = await stream.read(65536)
@@ -133,19 +146,17 @@ async def _pump(
         pending += chunk
         *lines, pending = pending.split(b"\n")
         for raw in lines:
-            _deliver(raw, ctx, tail)
-        if len(pending) > _MAX_LINE:
-            _deliver(pending, ctx, tail)
-            pending = b""
+            _deliver(raw, deliver, max_line)
+        while len(pending) > max_line:
+            _deliver(pending[:max_line], deliver, max_line)
+            pending = pending[max_line:]
     if pending:
-        _deliver(pending, ctx, tail)
+        _deliver(pending, deliver, max_line)
 
 
-def _deliver(raw: bytes, ctx: StepContext, tail: collections.deque[str]) -> None:
-    line = raw[:_MAX_LINE].decode("utf-8", errors="replace").rstrip("\r")
-    tail.append(line)
-    with contextlib.suppress(RuntimeError):  # loop closing under an abandoned step
-        ctx.emit(line)
+def _deliver(raw: bytes, deliver: LineHandler, max_line: int) -> None:
+    for start in range(0, max(len(raw), 1), max_line):
+        deliver(raw[start : start + max_line].decode("utf-8", errors="replace").rstrip("\r"))
 
 
 def _sweep(run_dir: Path, pgid: int) -> None:

@@ -17,6 +17,14 @@ from tether.engine.threads import run_in_daemon_thread
 _FIELDS = {"call", "inputs"}
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _MARGIN = 0.5
+IN_PROCESS_GRACE = 0.5
+"""Seconds an in-process step gets, once cancelled, to finish its `except`/`finally`.
+
+Cancellation reaches an async step at its next `await`, so a cooperative step is done in
+milliseconds; longer cleanup belongs in ctx.on_cleanup (which has its own budget). Past
+this the step is abandoned: nothing in-process can be killed, so waiting longer only
+delays the run. kill_grace is for processes (commands, `isolation = "process"`).
+"""
 
 
 class PythonKind:
@@ -33,16 +41,25 @@ class PythonKind:
             problems.append(("inputs", "must be a table"))
         return problems
 
+    # `isolation = "process"` is accepted for this kind (see steps.isolation).
+    process_isolation = True
+
     def cancel_grace(self, step: StepSpec) -> float:
-        return step.kill_grace + _MARGIN
+        if step.options.get("isolation") == "process":
+            return step.kill_grace + _MARGIN
+        return IN_PROCESS_GRACE
 
     async def execute(self, ctx: StepContext) -> Any:
         target = str(ctx.options["call"])
+        if ctx.options.get("isolation") == "process":
+            from tether.steps.python_process import run_in_child_process
+
+            return await run_in_child_process(ctx, target)
         if target.partition(":")[0] in sys.modules:
-            function = _resolve(target, str(ctx.workspace))  # imported already: no I/O
+            function = resolve_callable(target, str(ctx.workspace))  # imported: no I/O
         else:
             # A first import runs module code that may block; keep it off the loop.
-            function = await run_in_daemon_thread(_resolve, target, str(ctx.workspace))
+            function = await run_in_daemon_thread(resolve_callable, target, str(ctx.workspace))
         if inspect.iscoroutinefunction(function):
             return await function(ctx)
         result = await run_in_daemon_thread(function, ctx, name=f"tether-step-{ctx.step.id}")
@@ -51,7 +68,7 @@ class PythonKind:
         return result
 
 
-def _resolve(target: str, workspace: str) -> Any:
+def resolve_callable(target: str, workspace: str) -> Any:
     module_name, _, attribute = target.partition(":")
     # Steps call project code by module path, as `python -m` would from the workspace.
     if workspace not in sys.path:
