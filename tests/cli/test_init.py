@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from tether.pack.section import BEGIN, END
 from tether.pack.source import pack_files, pack_root
 
 REPO = Path(__file__).resolve().parents[2]
+GITIGNORE = ".gitignore"
 ALL_TARGETS = sorted(pack_file.target for pack_file in pack_files())
 
 
@@ -24,8 +26,11 @@ def run_init(workspace: Path, *flags: str) -> Result:
 
 
 def actions(result: Result) -> dict[str, str]:
+    """What init did to each file of the pack or MCP config (.gitignore is tested apart)."""
     payload = json.loads(result.stdout)
-    return {entry["path"]: entry["action"] for entry in payload["files"]}
+    return {
+        entry["path"]: entry["action"] for entry in payload["files"] if entry["path"] != GITIGNORE
+    }
 
 
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
@@ -40,8 +45,10 @@ def test_first_run_creates_every_file_and_says_so(tmp_path: Path) -> None:
     result = run_init(tmp_path)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[:-1] == [f"created     {target}" for target in ALL_TARGETS]
-    assert lines[-1] == f"tether init: {len(ALL_TARGETS)} created in {tmp_path.resolve()}"
+    assert lines[:-1] == [f"created     {target}" for target in ALL_TARGETS] + [
+        "created     .gitignore (ignores .tether/runs/)"
+    ]
+    assert lines[-1] == f"tether init: {len(ALL_TARGETS) + 1} created in {tmp_path.resolve()}"
     for pack_file in pack_files():
         installed = (tmp_path / pack_file.target).read_bytes()
         if pack_file.section:
@@ -65,9 +72,14 @@ def test_flags_choose_the_editor(tmp_path: Path) -> None:
     claude.mkdir()
     cursor.mkdir()
     assert run_init(claude, "--claude").exit_code == 0
-    assert sorted(p.name for p in claude.iterdir()) == [".claude", ".tether"]
+    assert sorted(p.name for p in claude.iterdir()) == [".claude", GITIGNORE, ".tether"]
     assert run_init(cursor, "--cursor").exit_code == 0
-    assert sorted(p.name for p in cursor.iterdir()) == [".cursor", ".tether", "AGENTS.md"]
+    assert sorted(p.name for p in cursor.iterdir()) == [
+        ".cursor",
+        GITIGNORE,
+        ".tether",
+        "AGENTS.md",
+    ]
 
 
 def test_a_user_modified_file_survives_and_force_replaces_it(tmp_path: Path) -> None:
@@ -199,7 +211,7 @@ def test_files_that_match_are_adopted_into_a_lost_manifest(tmp_path: Path) -> No
     assert result.stdout.splitlines()[-2:] == [
         "note: recorded the installed files in .tether/pack-manifest.json",
         f"tether init: nothing to write, the pack is already installed "
-        f"({len(ALL_TARGETS)} unchanged)",
+        f"({len(ALL_TARGETS) + 1} unchanged)",
     ]
     recorded = json.loads((tmp_path / MANIFEST_PATH).read_text())["files"]
     assert sorted(recorded) == ALL_TARGETS
@@ -251,3 +263,29 @@ def test_mcp_keeps_a_changed_entry_unless_forced_and_never_touches_broken_json(
     assert broken.exit_code == 1
     assert "failed      .mcp.json (not valid JSON" in broken.stdout
     assert config.read_text() == "{not json"
+
+
+@pytest.mark.parametrize("flags", [(), ("--mcp",), ("--claude",)])
+def test_init_keeps_run_state_out_of_git(tmp_path: Path, flags: tuple[str, ...]) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / GITIGNORE).write_text("*.log")  # the user's own, without a final newline
+    assert run_init(tmp_path, *flags).exit_code == 0
+    run_files = tmp_path / ".tether" / "runs" / "check-1" / "events.jsonl"
+    run_files.parent.mkdir(parents=True)
+    run_files.write_text("{}\n")
+    (tmp_path / ".tether" / "workflows").mkdir()
+    (tmp_path / ".tether" / "workflows" / "w.toml").write_text("")
+    subprocess.run(["git", "add", "-A"], cwd=tmp_path, check=True)
+    staged = subprocess.run(
+        ["git", "diff", "--cached", "--name-only"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert ".tether/workflows/w.toml" in staged  # shared workflows stay shareable
+    assert not [path for path in staged if path.startswith(".tether/runs/")]
+    assert (tmp_path / GITIGNORE).read_text().startswith("*.log\n")
+    again = run_init(tmp_path, *flags, "--json")
+    files = json.loads(again.stdout)["files"]
+    assert {"path": GITIGNORE, "action": "unchanged", "editor": "all", "detail": ""} in files

@@ -1,6 +1,6 @@
 """`tether init`: install the skill pack (Claude Code skills, Cursor rules and commands, an
 AGENTS.md section) or, with --mcp, the MCP server entries into a workspace, saying what it
-did to each file."""
+did to each file. Either way `.tether/runs/` is added to the workspace's `.gitignore`."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ def init(claude: bool, cursor: bool, mcp: bool, force: bool, as_json: bool, dire
     Safe to run again: files that already match are left alone, and files you changed are
     kept unless --force is given.
     """
+    from tether.pack.gitignore import ensure_local_state_ignored
     from tether.pack.source import EDITORS
 
     workspace = resolve_workspace(directory)
@@ -50,6 +51,7 @@ def init(claude: bool, cursor: bool, mcp: bool, force: bool, as_json: bool, dire
         report = install_mcp_config(workspace, chosen or list(EDITORS), force=force)
     else:
         report = _install_pack(workspace, chosen or list(EDITORS), force)
+    report.outcomes.append(ensure_local_state_ignored(workspace))
     if as_json:
         from tether.cli.output import print_json
 
