@@ -15,6 +15,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from tether.kb.deps.model import DEV, MAIN, Detection, named_group, optional_group
+from tether.kb.deps.pep508 import MAX_REQUIREMENT_CHARS
 from tether.kb.deps.poetry import read_poetry
 from tether.kb.deps.requirements import RequirementsReader
 from tether.kb.deps.source_file import is_candidate, relative_name
@@ -109,7 +110,10 @@ def _add_templated(
         return
     for item in items:
         if isinstance(item, str):
-            cleaned = _TEMPLATED_CLAUSE.sub("", item).strip().rstrip(",")
+            # Bounded first: the clause regex is not linear on hostile text, and a longer
+            # string is refused by parse_requirement anyway.
+            too_long = len(item) > MAX_REQUIREMENT_CHARS
+            cleaned = item if too_long else _TEMPLATED_CLAUSE.sub("", item).strip().rstrip(",")
             toml.add_requirement(item, table=table, key=key, group=group, requirement=cleaned)
 
 

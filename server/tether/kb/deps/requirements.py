@@ -16,9 +16,15 @@ from pathlib import Path
 from tether.kb.deps.model import DEV, MAIN, Dependency, DependencyProblem, Detection
 from tether.kb.deps.pep508 import parse_requirement, shorten
 from tether.kb.deps.reference import Skipped, is_reference, parse_reference
-from tether.kb.deps.source_file import is_candidate, read_source, relative_name, resolve_path
+from tether.kb.deps.source_file import (
+    MAX_LINE_CHARS,
+    is_candidate,
+    read_source,
+    relative_name,
+    resolve_path,
+    strip_comment,
+)
 
-_COMMENT = re.compile(r"(^|\s+)#.*$")
 _OPTION = re.compile(r"^(--[A-Za-z][A-Za-z0-9-]*|-[A-Za-z])(?:\s*=\s*|\s*)(.*)$")
 _WORD_SPLIT = re.compile(r"[-_.\s]+")
 
@@ -96,7 +102,7 @@ def logical_lines(text: str) -> Iterator[tuple[int, str]]:
     pending: list[str] = []
     first = 0
     for number, line in enumerate(text.splitlines(), start=1):
-        is_comment = _COMMENT.match(line) is not None
+        is_comment = line.lstrip().startswith("#")
         if line.endswith("\\") and not is_comment:
             if not pending:
                 first = number
@@ -145,7 +151,12 @@ class RequirementsReader:
             return
         file_group = group or requirements_group(path)
         for number, raw in logical_lines(source.text):
-            line = _COMMENT.sub("", raw).strip()
+            if len(raw) > MAX_LINE_CHARS:
+                self.detection.problem(
+                    source.name, number, f"line longer than {MAX_LINE_CHARS} characters; skipped"
+                )
+                continue
+            line = strip_comment(raw).strip()
             if not line:
                 continue
             if line.startswith("-"):

@@ -7,16 +7,19 @@ run. A value of `file: requirements.txt` is followed like setuptools does.
 from __future__ import annotations
 
 import configparser
-import re
 from pathlib import Path
 
 from tether.kb.deps.line_finder import LineFinder
 from tether.kb.deps.model import DEV, MAIN, Dependency, DependencyProblem, Detection, optional_group
 from tether.kb.deps.pep508 import parse_requirement, shorten
 from tether.kb.deps.requirements import RequirementsReader
-from tether.kb.deps.source_file import is_candidate, read_source
-
-_INLINE_COMMENT = re.compile(r"\s+#.*$")
+from tether.kb.deps.source_file import (
+    MAX_LINE_CHARS,
+    first_long_line,
+    is_candidate,
+    read_source,
+    strip_comment,
+)
 
 
 def parse_setup_cfg(path: Path, workspace: Path) -> Detection:
@@ -25,6 +28,13 @@ def parse_setup_cfg(path: Path, workspace: Path) -> Detection:
     if source.problem is not None or source.text is None:
         if source.problem is not None:
             detection.problems.append(source.problem)
+        return detection
+    long_line = first_long_line(source.text)
+    if long_line is not None:
+        # configparser's option regex is quadratic on a long line without `=`: refuse first.
+        detection.problem(
+            source.name, long_line, f"line longer than {MAX_LINE_CHARS} characters; not read"
+        )
         return detection
     parser = configparser.ConfigParser(interpolation=None)
     try:
@@ -72,7 +82,7 @@ class _SetupCfgReader:
             self._follow_files(value.strip()[len("file:") :], start, group)
             return
         for raw in value.splitlines():
-            text = _INLINE_COMMENT.sub("", raw).strip()
+            text = strip_comment(raw).strip()
             if not text or text.startswith("#"):
                 continue
             line = self.finder.find(text, start)

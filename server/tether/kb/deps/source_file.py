@@ -15,6 +15,34 @@ logger = logging.getLogger(__name__)
 # Real dependency files are well under 1 MB (the largest lock in the test corpus is 98 KB);
 # anything bigger is not worth stalling a save for.
 MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_LINE_CHARS = 10_000
+"""Longer lines are refused before any regex or line-based parser sees them: no real
+dependency line is this long, and a hostile 400 KB line must cost nothing."""
+
+
+def first_long_line(text: str, limit: int = MAX_LINE_CHARS) -> int | None:
+    """The 1-based number of the first line longer than `limit`, or None (linear)."""
+    start = 0
+    number = 1
+    while start <= len(text):
+        end = text.find("\n", start)
+        end = len(text) if end == -1 else end
+        if end - start > limit:
+            return number
+        start = end + 1
+        number += 1
+    return None
+
+
+def strip_comment(line: str) -> str:
+    """`line` without a `#` comment that starts it or follows whitespace (linear scan,
+    unlike `(^|\\s+)#.*$`, which is quadratic on long runs of spaces)."""
+    index = line.find("#")
+    while index != -1:
+        if index == 0 or line[index - 1].isspace():
+            return line[:index].rstrip()
+        index = line.find("#", index + 1)
+    return line
 
 
 def relative_name(path: Path, workspace: Path) -> str:
