@@ -48,8 +48,19 @@ def test_several_waiting_steps_each_get_a_command_naming_the_step(tmp_path: Path
     assert shlex.split(lines[-1])[5:7] == ["--step", "right"]
 
 
-def test_a_finished_run_ends_with_no_hand_in_command() -> None:
+def test_a_failed_run_ends_with_what_to_do_not_with_a_resume_command() -> None:
     state = RunState("r1", workflow="build", status=RunStatus.FAILED)
     state.steps = {"check": StepRecord("check")}
-    assert summary_lines(state, RESUME)[-1] == RESUME
-    assert summary_lines(state, None)[-1].startswith("  ")
+    for continuation in (RESUME, None):
+        lines = summary_lines(state, continuation)
+        assert not any("tether resume" in line for line in lines)
+        assert lines[-1] == (
+            "  failed: fix the failures above, then start a new run; "
+            "`tether show r1` has every step's output"
+        )
+
+
+def test_a_paused_running_or_cancelled_run_ends_with_the_bare_continuation() -> None:
+    for status in (RunStatus.PAUSED, RunStatus.RUNNING, RunStatus.CANCELLED):
+        assert summary_lines(RunState("r1", workflow="build", status=status), RESUME)[-1] == RESUME
+    assert summary_lines(RunState("r1", status=RunStatus.SUCCEEDED), None)[-1].startswith("run ")

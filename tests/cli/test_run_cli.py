@@ -136,7 +136,9 @@ def test_plain_output_names_failures_with_their_first_lines(tmp_path: Path) -> N
     assert result.returncode == 1
     assert "| a.py:1: E501 line too long" in result.stdout
     assert "| a.py:9: F401 unused" in result.stdout
-    assert result.stdout.strip().splitlines()[-1].startswith("tether resume lint-")
+    # Exit 1 offers no resume (it would repeat the failure); it says what to do instead.
+    assert "tether resume" not in result.stdout.split("\n", 1)[1]
+    assert result.stdout.strip().splitlines()[-1].startswith("  failed: fix the failures above")
 
 
 def test_a_budget_pause_exits_3_and_the_last_line_is_the_resume_command(tmp_path: Path) -> None:

@@ -72,7 +72,14 @@ def drive(execution: Execution, *, as_json: bool, budget: float | None, workspac
     from tether.engine.runids import resume_command
     from tether.engine.runner import StopReason
 
+    cwd = Path.cwd().resolve()
+    command_workspace = None if workspace == cwd else workspace
+
+    def continuation_for(run_id: str) -> str:
+        return resume_command(run_id, budget=budget, workspace=command_workspace)
+
     live = None
+    plain = None
     if not as_json:
         if sys.stdout.isatty():
             from tether.cli.render_rich import RichRenderer
@@ -82,7 +89,8 @@ def drive(execution: Execution, *, as_json: bool, budget: float | None, workspac
             )
             execution.bus.subscribe(live)
         else:
-            execution.bus.subscribe(PlainRenderer())
+            plain = PlainRenderer(continuation=lambda run_id: continuation_for(run_id))
+            execution.bus.subscribe(plain)
 
     interrupts = 0
 
@@ -113,18 +121,13 @@ def drive(execution: Execution, *, as_json: bool, budget: float | None, workspac
 
     with live if live is not None else contextlib.nullcontext():
         state = _run_loop(main())
-    cwd = Path.cwd().resolve()
-    resume = (
-        resume_command(
-            state.run_id, budget=budget, workspace=None if workspace == cwd else workspace
-        )
-        if state.resumable
-        else None
-    )
+    resume = continuation_for(state.run_id) if state.resumable else None
     if as_json:
         from tether.cli.output import print_json
 
         print_json(state.to_json(resume))
+    elif plain is not None:
+        plain.finish(state, resume)
     else:
         click.echo("\n".join(summary_lines(state, resume)))
     code = exit_code_for(state)

@@ -1,56 +1,107 @@
-"""The end of a run in plain words: status, failures with their first lines, resume line.
+"""The end of a run in plain words: status, failures with their first lines, and a closing
+line that says what to do next.
 
 A run waiting for an agent also prints the agent's instruction (a chat agent reads it
 right here, no second command needed), and its last line is the exact command that hands
-the result in: the resume command with `--result-file`.
+the result in: the continuation with `--result-file`. A failed run (exit 1) ends with
+what to do instead of a continuation: resuming it would only repeat the failures.
+
+`summary_sections` keeps the parts apart so that a bounded printer (render_plain.py) can
+cut the long middle (step details, the instruction) and never the closing lines.
 """
 
 from __future__ import annotations
 
 import shlex
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tether.engine.durations import format_duration
-from tether.engine.state import RunState, StepRecord, StepStatus
+from tether.engine.state import RunState, RunStatus, StepRecord, StepStatus
 
 _FIRST_LINES = 6
 _INSTRUCTION_CHARS = 20_000
+_LINE_CHARS = 1_000
+"""Longest error, reason or cleanup text printed on one line (`tether show` has all)."""
+_HAND_IN_LINES = 20
+"""Hand-in commands listed for parallel waiting steps; `tether show` has the rest."""
 
 
-def summary_lines(state: RunState, resume: str | None) -> list[str]:
-    lines = [
+@dataclass
+class SummarySections:
+    status: str
+    steps: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)
+    instruction: list[str] = field(default_factory=list)
+    instruction_file: str | None = None
+    closing: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        return [self.status, *self.steps, *self.waiting, *self.instruction, *self.closing]
+
+
+def summary_lines(state: RunState, continuation: str | None) -> list[str]:
+    return summary_sections(state, continuation).lines()
+
+
+def summary_sections(state: RunState, continuation: str | None) -> SummarySections:
+    sections = SummarySections(
         f"run {state.run_id} ({state.workflow}): {state.status}"
-        + (f" — {state.reason}" if state.reason else "")
+        + (f" — {_clip(state.reason)}" if state.reason else "")
         + f" after {format_duration(state.active_ms / 1000)}"
-    ]
+    )
     for record in state.steps.values():
         took = format_duration((record.duration_ms or 0) / 1000)
         line = f"  {record.status:<10} {record.id} ({took}, {record.attempts} attempt(s))"
         if record.status is StepStatus.SKIPPED and record.reason:
-            line += f": {record.reason}"
-        lines.append(line)
+            line += f": {_clip(record.reason)}"
+        sections.steps.append(line)
         if record.status in (StepStatus.FAILED, StepStatus.TIMED_OUT):
-            lines.append(f"    error: {record.error}")
-            lines.extend(f"    | {text}" for text in _first_lines(record.partial))
+            sections.steps.append(f"    error: {_clip(str(record.error))}")
+            sections.steps.extend(f"    | {text}" for text in _first_lines(record.partial))
         for problem in record.cleanup_errors:
-            lines.append(f"    cleanup: {problem}")
+            sections.steps.append(f"    cleanup: {_clip(str(problem))}")
     waiting = state.waiting_steps
-    for record in waiting:
+    for record in waiting[:_HAND_IN_LINES]:
         where = _request(record).get("instruction_file")
-        lines.append(
+        sections.waiting.append(
             f"  {record.id} is waiting for a result" + (f"; read {where}" if where else "")
         )
+    if len(waiting) > _HAND_IN_LINES:
+        sections.waiting.append(f"  ... and {len(waiting) - _HAND_IN_LINES} more waiting steps")
     if len(waiting) == 1:
-        lines += _instruction_lines(_request(waiting[0]))
-    if resume and waiting:
-        commands = [_hand_in_command(resume, record, len(waiting) > 1) for record in waiting]
-        for record, command in zip(waiting[:-1], commands[:-1], strict=True):
-            lines.append(f"  to hand in {record.id}'s result: {command}")
-        resume = commands[-1]
-    if resume:
-        lines.append(resume)
-    return lines
+        where = _request(waiting[0]).get("instruction_file")
+        sections.instruction_file = where if isinstance(where, str) else None
+        sections.instruction = _instruction_lines(_request(waiting[0]))
+    sections.closing = _closing_lines(state, continuation, waiting)
+    return sections
+
+
+def _closing_lines(
+    state: RunState, continuation: str | None, waiting: list[StepRecord]
+) -> list[str]:
+    if state.status is RunStatus.SUCCEEDED:
+        return []
+    if state.status in (RunStatus.FAILED, RunStatus.TIMED_OUT):
+        return [
+            f"  {state.status}: fix the failures above, then start a new run; "
+            f"`tether show {state.run_id}` has every step's output"
+        ]
+    if continuation is None:
+        return []
+    if not waiting:
+        return [continuation]
+    commands = [_hand_in_command(continuation, record, len(waiting) > 1) for record in waiting]
+    lines = [
+        f"  to hand in {record.id}'s result: {command}"
+        for record, command in zip(waiting[:-1], commands[:-1], strict=True)
+    ]
+    if len(lines) > _HAND_IN_LINES:
+        left = len(lines) - _HAND_IN_LINES
+        more = f"  ... {left} more waiting steps; `tether show {state.run_id} --json` lists them"
+        lines = [*lines[:_HAND_IN_LINES], more]
+    return [*lines, commands[-1]]
 
 
 def _request(record: StepRecord) -> dict[str, Any]:
@@ -82,3 +133,7 @@ def _instruction_lines(request: dict[str, Any]) -> list[str]:
 def _first_lines(partial: list[Any]) -> list[str]:
     texts = [str(item) for item in partial if str(item).strip()]
     return [text[:200] for text in texts[:_FIRST_LINES]]
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _LINE_CHARS else text[:_LINE_CHARS] + " ... (cut)"
