@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint unit vscode benchmarks
+.PHONY: run test install lint unit vscode claude-code benchmarks
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,12 @@ lint: install
 	$(BIN)/ruff format --check server tests
 	$(BIN)/mypy
 
-unit: install
+unit: install claude-code
 	$(BIN)/pytest
+
+# The pinned Claude Code CLI the chat end-to-end tests (tests/chat) drive, in .cache/.
+claude-code:
+	tests/chat/install-claude-code.sh
 
 # --ignore-scripts: no dependency of the extension needs its install script, and one
 # (vsce-sign) would try to download a binary, which a machine without internet refuses.
