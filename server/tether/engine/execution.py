@@ -25,7 +25,7 @@ from tether.engine.journal import JOURNAL_NAME, Durability, JournalWriter
 from tether.engine.kinds import KindRegistry
 from tether.engine.loader import resolve_workflow
 from tether.engine.orphans import reap_orphans
-from tether.engine.platform import RunLock
+from tether.engine.platform import RunLock, become_child_subreaper
 from tether.engine.runids import new_run_id, run_dir
 from tether.engine.runner import Runner, RunOptions, StopReason
 from tether.engine.runs import (
@@ -197,6 +197,9 @@ class Execution:
         if self.already_succeeded:
             self.close()
             return self.state
+        # Linux: a step's descendant that leaves its session is re-parented to this owner,
+        # not to init, so it stays in our tree (its token sweep kills and reaps it).
+        become_child_subreaper()
         poller = asyncio.create_task(self._poll_cancel_requests(), name="cancel-poll")
         try:
             return await self.runner.run()

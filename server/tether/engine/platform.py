@@ -69,6 +69,99 @@ def _is_running_member(entry: os.DirEntry[str], pgid: int) -> bool:
     return int(fields[2]) == pgid and fields[0] != b"Z"
 
 
+def find_processes_with_env(name: str, value: str) -> list[int]:
+    """Our own processes whose environment has `name=value` (never another user's).
+
+    Linux reads /proc/PID/environ; other POSIX systems ask ps (BSD `-E`); Windows has no
+    cheap equivalent and returns nothing (see docs/architecture.md).
+    """
+    needle = f"{name}={value}".encode()
+    if sys.platform == "linux":
+        found = []
+        uid = os.getuid()
+        me = os.getpid()
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit() or int(entry.name) == me:
+                continue
+            try:
+                if entry.stat().st_uid != uid:
+                    continue
+                with open(f"{entry.path}/environ", "rb") as environ:
+                    if needle in environ.read().split(b"\0"):
+                        found.append(int(entry.name))
+            except OSError:
+                continue  # gone since the scan began, or not ours to read
+        return found
+    if IS_WINDOWS:
+        return []
+    import subprocess
+
+    try:
+        listing = subprocess.run(
+            ["ps", "-ww", "-E", "-x", "-o", "pid=,command="],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=10,
+            check=False,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [
+        int(line.split(None, 1)[0])
+        for line in listing.splitlines()
+        if b" " + needle + b" " in line + b" " and line.split(None, 1)[0].isdigit()
+    ]
+
+
+def kill_pids(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL if not IS_WINDOWS else signal.SIGTERM)
+
+
+_REAP_WAIT = 0.2
+
+
+def reap_children(pids: list[int]) -> None:
+    """Collect the exit status of killed processes that are our children (re-parented to
+    this process as the subreaper), so that none stays a zombie. Bounded: 0.2 s."""
+    if IS_WINDOWS or not pids:
+        return
+    pending = set(pids)
+    deadline = time.monotonic() + _REAP_WAIT
+    while pending and time.monotonic() < deadline:
+        for pid in list(pending):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pending.discard(pid)  # not our child: its own parent (or init) reaps it
+                continue
+            if done:
+                pending.discard(pid)
+        if pending:
+            time.sleep(0.005)
+
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_child_subreaper() -> bool:
+    """Linux: orphaned descendants of this process are re-parented to it, not to init.
+
+    A step's descendant that leaves its session then stays in our process tree (and is
+    reaped by us); elsewhere this does nothing and returns False.
+    """
+    if sys.platform != "linux":
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
 def kill_group_now(pgid: int) -> None:
     if sys.platform == "win32":
         signal_group(pgid, signal.SIGTERM)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tether.engine.context import StepContext
-from tether.engine.orphans import forget_group, record_group
+from tether.engine.orphans import TOKEN_ENV, mark_step_processes, sweep
 from tether.engine.platform import (
     group_alive,
     kill_group_now,
@@ -57,10 +57,17 @@ async def run_process(
     On cancellation the whole process group gets SIGTERM, `kill_grace` seconds, then
     SIGKILL; the same sweep runs after a normal exit for anything the command left behind.
     """
-    process, exited = await _spawn(argv, cwd=cwd, env={**os.environ, **(env or {})})
+    # Marked and recorded before the fork: an owner killed at any instant from here on
+    # leaves a record that leads its successor to every process of this step.
+    mark = mark_step_processes(ctx.run_dir)
+    child_env = {**os.environ, **(env or {}), TOKEN_ENV: mark.env_value}
+    try:
+        process, exited = await _spawn(argv, cwd=cwd, env=child_env)
+    except BaseException:
+        sweep(mark)
+        raise
     pgid = process.pid
-    record_group(ctx.run_dir, pgid)  # so that a successor can reap it if we are killed
-    ctx.on_cleanup(lambda: _sweep(ctx.run_dir, pgid))
+    ctx.on_cleanup(lambda: sweep(mark, pgid))  # nothing of the step survives the attempt
     tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
     assert process.stdout is not None and process.stderr is not None
 
@@ -157,10 +164,3 @@ async def _pump(stream: asyncio.StreamReader, deliver: LineHandler, max_line: in
 def _deliver(raw: bytes, deliver: LineHandler, max_line: int) -> None:
     for start in range(0, max(len(raw), 1), max_line):
         deliver(raw[start : start + max_line].decode("utf-8", errors="replace").rstrip("\r"))
-
-
-def _sweep(run_dir: Path, pgid: int) -> None:
-    """The last word on a step's process group: nothing of it survives the attempt."""
-    if group_alive(pgid):
-        kill_group_now(pgid)
-    forget_group(run_dir, pgid)
