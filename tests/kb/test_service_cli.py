@@ -42,7 +42,8 @@ def test_docs_prints_a_header_then_ranked_markdown(env: dict[str, str]) -> None:
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].startswith("> tether docs: **httpx ") and "provider: local" in lines[0]
-    assert "class httpx.AsyncClient" in result.stdout
+    # A symbol asked for by name is answered exactly: signature first, then its docs.
+    assert lines[2].startswith("### `httpx.AsyncClient(") and lines[2].endswith("(class)")
     assert len(result.stdout) <= 800 * 4 + len(lines[0]) + 10
 
 
@@ -52,7 +53,7 @@ def test_docs_json_is_one_object(env: dict[str, str]) -> None:
     payload = json.loads(result.stdout)
     assert payload["found"] is True and payload["provider"] == "local"
     assert payload["library"] == "click" and payload["version"]
-    assert payload["content"].startswith("# click ")
+    assert "## API" in payload["content"] and "click.command(" in payload["content"]
 
 
 @pytest.mark.parametrize("name", ["../../etc/passwd", "a/b/c", "x" * 300, "bad name"])
@@ -87,13 +88,13 @@ def test_cache_stats_and_clear(env: dict[str, str]) -> None:
     assert stats.exit_code == 0, stats.output
     payload = json.loads(stats.stdout)
     assert payload["directory"] == env["TETHER_CACHE_DIR"]
-    assert payload["disk"]["entries"] == 1
+    assert payload["indexes"]["entries"] == 1 and payload["indexes"]["bytes"] > 0
     plain = runner.invoke(cache, ["stats", "-C", str(REPO)])
-    assert "disk: 1 entries" in plain.stdout
+    assert "indexes: 1 " in plain.stdout
     cleared = runner.invoke(cache, ["clear", "--json", "-C", str(REPO)])
     assert json.loads(cleared.stdout)["removed"] == 1
     after = json.loads(runner.invoke(cache, ["stats", "--json", "-C", str(REPO)]).stdout)
-    assert after["disk"]["entries"] == 0
+    assert after["disk"]["entries"] == 0 and after["indexes"]["entries"] == 0
 
 
 def test_command_module_imports_neither_httpx_nor_diskcache(env: dict[str, str]) -> None:

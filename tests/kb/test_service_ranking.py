@@ -139,7 +139,7 @@ def make_site(root: Path, version: str) -> Path:
 
 async def test_local_docs_stay_fresh_until_the_installed_version_changes(tmp_path: Path) -> None:
     make_site(tmp_path, "1.0")
-    provider = LocalProvider(tmp_path, version_recheck=0.0)
+    provider = LocalProvider(tmp_path, version_recheck=0.0, index_dir=tmp_path / "index")
     service = DocsService(DocsStore(tmp_path / "cache"), [provider])
     try:
         first = await service.lookup("gizmo")
@@ -149,7 +149,7 @@ async def test_local_docs_stay_fresh_until_the_installed_version_changes(tmp_pat
     finally:
         await service.aclose()
     assert first.found and first.version == "1.0" and first.from_cache is None
-    assert again.from_cache == "memory" and again.version == "1.0" and not again.stale
+    assert again.from_cache == "index" and again.version == "1.0" and not again.stale
     assert upgraded.version == "2.0" and upgraded.from_cache is None
     assert "Gizmo 2.0" in upgraded.content
 

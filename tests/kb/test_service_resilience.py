@@ -255,7 +255,7 @@ async def test_refresh_bypasses_the_cache_and_falls_back_to_it_when_the_provider
 
 async def test_a_failing_provider_falls_through_to_the_next_one(tmp_path: Path) -> None:
     async with FakeContext7("server_error", burst=100) as fake:
-        local = LocalProvider(tmp_path, site_dirs=[VENV_SITE])
+        local = LocalProvider(tmp_path, site_dirs=[VENV_SITE], index_dir=tmp_path / "index")
         service = DocsService(
             DocsStore(tmp_path / "cache"), [context7_for(fake), local], lookup_timeout=3
         )

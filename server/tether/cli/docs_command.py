@@ -90,8 +90,13 @@ def cache() -> None:
 @click.option("-C", "--directory", default=".", metavar="DIR", help="Workspace folder.")
 def stats(as_json: bool, directory: str) -> None:
     """Entries, size, hits, misses, errors and latency per cache tier."""
+    from tether.kb.docindex.cache import index_usage
+
     with _open_store(directory) as store:
         snapshot = store.stats().to_json()
+        entries, size = index_usage(store.directory / "index")
+    # Installed packages are answered from their own index files, not from the two tiers.
+    snapshot["indexes"] = {"entries": entries, "bytes": size}
     if as_json:
         print_json(snapshot)
         return
@@ -110,6 +115,10 @@ def stats(as_json: bool, directory: str) -> None:
             f"{_count(figures.get('bytes'))} bytes, {figures['hits']} hits, "
             f"{figures['misses']} misses, {figures['errors']} errors{latency}"
         )
+    click.echo(
+        f"indexes: {snapshot['indexes']['entries']} installed-package indexes, "
+        f"{snapshot['indexes']['bytes']} bytes"
+    )
 
 
 @cache.command("clear")
@@ -117,8 +126,10 @@ def stats(as_json: bool, directory: str) -> None:
 @click.option("-C", "--directory", default=".", metavar="DIR", help="Workspace folder.")
 def clear(as_json: bool, directory: str) -> None:
     """Remove every cached docs entry (all workspaces share the cache)."""
+    from tether.kb.docindex.cache import IndexCache
+
     with _open_store(directory) as store:
-        removed = store.clear()
+        removed = store.clear() + IndexCache(store.directory / "index").clear()
         where = str(store.directory)
     if as_json:
         print_json({"removed": removed, "directory": where})

@@ -19,10 +19,11 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 _MARKERS = frozenset("#`~-")
 _SEPARATOR = re.compile(r"^-{10,}\s*$")  # Context7's txt answers separate snippets this way
 _TERM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)*")
-_STOPWORDS = frozenset(
+STOPWORDS = frozenset(
     {"a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from"}
     | {"how", "i", "in", "into", "is", "it", "of", "on", "or", "the", "this", "to", "use"}
-    | {"using", "what", "when", "where", "which", "with", "you", "your"}
+    | {"using", "what", "when", "where", "which", "with", "you", "your", "two", "my", "that"}
+    | {"them", "all", "some", "not", "its", "their", "there", "whenever", "should", "would"}
 )
 
 
@@ -43,7 +44,7 @@ def query_terms(query: str) -> list[str]:
     """Lower-cased words of the query worth matching, in order, without duplicates."""
     terms: list[str] = []
     for word in _TERM.findall(query.lower()):
-        if (len(word) > 1 or word.isdigit()) and word not in _STOPWORDS and word not in terms:
+        if (len(word) > 1 or word.isdigit()) and word not in STOPWORDS and word not in terms:
             terms.append(word)
     return terms
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from tether.engine.breaker import CircuitBreaker
 from tether.engine.durations import format_duration
 from tether.kb.providers.base import (
+    AnsweringProvider,
     DocsProvider,
     ProviderError,
     ProviderResult,
@@ -32,7 +34,6 @@ from tether.kb.providers.base import (
     check_library_name,
 )
 from tether.kb.providers.guarded import guarded_fetch
-from tether.kb.ranking import select
 from tether.kb.store import CacheEntry, CacheKey, DocsStore, canonical_package_name
 
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ class DocsService:
 
     def __init__(
         self,
-        store: DocsStore,
+        store: DocsStore | Callable[[], DocsStore],
         providers: Sequence[DocsProvider],
         *,
         lookup_timeout: float = 5.0,
@@ -138,7 +139,11 @@ class DocsService:
             raise ValueError(f"lookup_timeout must be > 0, got {lookup_timeout}")
         if remote_hard_expiry < remote_ttl:
             raise ValueError("remote_hard_expiry must be >= remote_ttl")
-        self.store = store
+        # A factory is called on first use: answers from installed packages' own indexes
+        # never touch the shared cache, so a CLI call answered locally never opens it.
+        self._store: DocsStore | None = store if isinstance(store, DocsStore) else None
+        self._store_factory = None if isinstance(store, DocsStore) else store
+        self._store_lock = threading.Lock()
         self.providers = list(providers)
         self.lookup_timeout = lookup_timeout
         self.remote_ttl = remote_ttl
@@ -155,6 +160,22 @@ class DocsService:
         # Ranked answers for recent (content, query, budget): a warm hit skips re-ranking.
         # Keyed by the content string itself, whose hash Python caches on the object.
         self._ranked: OrderedDict[tuple[str, str, int], str] = OrderedDict()
+
+    @property
+    def store(self) -> DocsStore:
+        """The shared cache, opened now if it was not yet (blocking: call it from a worker
+        thread, as `asyncio.to_thread(lambda: service.store.stats())`)."""
+        with self._store_lock:
+            if self._store is None:
+                assert self._store_factory is not None
+                self._store = self._store_factory()
+            return self._store
+
+    async def _open_store(self) -> DocsStore:
+        if self._store is not None:
+            return self._store
+        # Opening waits (bounded) for the database: never on the event loop.
+        return await asyncio.to_thread(lambda: self.store)
 
     async def lookup(
         self,
@@ -186,6 +207,11 @@ class DocsService:
             if not provider.remote and version is None and resolved is None:
                 if not any(error.startswith(f"{provider.name}: ") for error in errors):
                     errors.append(f"{provider.name}: {name} is not installed in this project")
+                continue
+            if isinstance(provider, AnsweringProvider):
+                answered = await self._answer(provider, request, errors)
+                if answered is not None:
+                    return answered
                 continue
             key = self._key(provider, request)
             if not refresh or offline:
@@ -225,6 +251,41 @@ class DocsService:
             canonical_package_name(name), resolved, None, "", errors=errors, query=query
         )
 
+    async def _answer(
+        self, provider: AnsweringProvider, request: _Request, errors: list[str]
+    ) -> DocsResult | None:
+        name = getattr(provider, "name", "local")
+        try:
+            result = await provider.answer(
+                request.library, request.version, request.query, request.max_tokens
+            )
+        except ProviderError as error:
+            errors.append(str(error))
+            return None
+        except Exception as error:  # an unreadable package must not sink the lookup
+            logger.exception("%s: answering for %s failed", name, request.library)
+            errors.append(
+                f"{name}: cannot index {request.library}: {type(error).__name__}: {error}"
+            )
+            return None
+        if result is None:
+            errors.append(f"{name}: no documentation for {request.library}")
+            return None
+        built_now = bool(result.meta.get("index_built_now"))
+        return DocsResult(
+            library=canonical_package_name(request.library),
+            version=result.version or request.version,
+            provider=result.provider,
+            content=result.content,
+            fetched_at=None,
+            age_seconds=None,
+            from_cache=None if built_now else "index",
+            stale=False,
+            errors=errors,
+            query=request.query,
+            meta=dict(result.meta),
+        )
+
     async def needs_refresh(
         self, library: str, query: str = "", *, version: str | None = None, offline: bool = False
     ) -> bool:
@@ -239,6 +300,8 @@ class DocsService:
                 continue
             if not provider.remote and version is None and resolved is None:
                 continue
+            if isinstance(provider, AnsweringProvider):
+                return True  # its index is built on first answer; a prewarm asks once
             cached = await self._cached(self._key(provider, request))
             if cached is not None and cached[0].is_fresh(self.clock()):
                 return False
@@ -258,7 +321,8 @@ class DocsService:
         await asyncio.gather(*tasks, return_exceptions=True)
         for provider in self.providers:
             await provider.aclose()
-        await asyncio.to_thread(self.store.close)
+        if self._store is not None:
+            await asyncio.to_thread(self._store.close)
 
     # -- version, cache and fetch ---------------------------------------------------------
 
@@ -292,7 +356,7 @@ class DocsService:
     async def _cached(self, key: CacheKey) -> tuple[CacheEntry, str] | None:
         string_key = key.as_string()
         resident = string_key in self._resident
-        entry = await self.store.aget(key)
+        entry = await (await self._open_store()).aget(key)
         if entry is None:
             self._resident.discard(string_key)
             return None
@@ -343,7 +407,7 @@ class DocsService:
         if result is None or not result.content.strip():
             return None
         entry = self._entry_for(provider, result)
-        written = await self.store.aset(key, entry)
+        written = await (await self._open_store()).aset(key, entry)
         self._remember(key.as_string())
         if not written:
             logger.info("docs cache: write of %s skipped (store busy or unavailable)", key)
@@ -396,7 +460,9 @@ class DocsService:
         if ranked is not None:
             self._ranked.move_to_end(key)
             return ranked
-        ranked = select(content, request.query, request.max_tokens)
+        from tether.kb.docindex.remote import rank_document
+
+        ranked = rank_document(content, request.query, request.max_tokens)
         self._ranked[key] = ranked
         if len(self._ranked) > RANKED_ANSWERS_KEPT:
             self._ranked.popitem(last=False)
@@ -466,7 +532,10 @@ def build_docs_service(
             f"unknown docs provider {unknown[0]!r} (known: {', '.join(KNOWN_PROVIDERS)})"
         )
     root = workspace.resolve()
-    local = LocalProvider(root, interpreter=interpreter)
+    from tether.kb.cache_location import default_cache_directory
+
+    directory = default_cache_directory() if cache_dir is None else cache_dir
+    local = LocalProvider(root, interpreter=interpreter, index_dir=directory / "index")
 
     def context7() -> DocsProvider:
         from tether.kb.providers.context7 import Context7Provider, Context7Settings
@@ -480,7 +549,7 @@ def build_docs_service(
             built.append(local)
         else:
             built.append(DeferredProvider("context7", True, context7))
-    return DocsService(DocsStore(cache_dir), built, lookup_timeout=lookup_timeout)
+    return DocsService(lambda: DocsStore(directory), built, lookup_timeout=lookup_timeout)
 
 
 def docs_service_for(workspace: Path, config: TetherConfig) -> DocsService:

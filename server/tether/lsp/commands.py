@@ -259,7 +259,7 @@ class Commands(Feature):
     async def cache_stats(self, *arguments: Any) -> dict[str, Any]:
         read_object("tether.cacheStats", arguments, ())
         service = self.server.docs.service()
-        stats = await asyncio.to_thread(service.store.stats)
+        stats = await asyncio.to_thread(lambda: service.store.stats())
         result: dict[str, Any] = stats.to_json()
         return result
 

@@ -59,6 +59,16 @@ class DocsProvider(Protocol):
         ...
 
 
+@runtime_checkable
+class AnsweringProvider(Protocol):
+    """A provider with its own per-version index (the local one): it answers a query
+    itself, ranked and cut to the budget, and needs no cache in front of it."""
+
+    async def answer(
+        self, library: str, version: str | None, query: str, max_tokens: int
+    ) -> ProviderResult | None: ...
+
+
 class ProviderError(Exception):
     """A provider could not answer. The message is one line naming the provider."""
 

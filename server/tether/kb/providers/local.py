@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from tether.kb.providers.base import ProviderNotFound, ProviderResult
 
 if TYPE_CHECKING:
+    from tether.kb.docindex.cache import IndexCache, LibraryIndex
     from tether.kb.providers.local_node import NodeDocs, NodeModules
     from tether.kb.providers.local_python import PythonDocs, PythonPackages
     from tether.kb.providers.python_outline import OutlineLimits
@@ -40,6 +41,7 @@ class LocalProvider:
         interpreter: str | None = None,
         outline_limits: OutlineLimits | None = None,
         version_recheck: float = VERSION_RECHECK_S,
+        index_dir: Path | None = None,
     ) -> None:
         self.workspace = workspace
         self.version_recheck = version_recheck
@@ -50,6 +52,19 @@ class LocalProvider:
         self._python: PythonPackages | None = None
         self._node: NodeModules | None = None
         self._lock = threading.Lock()
+        self._index_dir = index_dir
+        self._indexes: IndexCache | None = None
+
+    @property
+    def indexes(self) -> IndexCache:
+        with self._lock:
+            if self._indexes is None:
+                from tether.kb.cache_location import default_cache_directory
+                from tether.kb.docindex.cache import IndexCache
+
+                directory = self._index_dir or default_cache_directory() / "index"
+                self._indexes = IndexCache(directory)
+            return self._indexes
 
     def python_packages(self) -> PythonPackages:
         """Blocking: finds site-packages on first use (may ask the interpreter)."""
@@ -95,8 +110,46 @@ class LocalProvider:
         # `query` is not used: local docs are cached whole and ranked per query on read.
         return await asyncio.to_thread(self._fetch, library, version)
 
+    async def answer(
+        self, library: str, version: str | None, query: str, max_tokens: int
+    ) -> ProviderResult | None:
+        """The answer to `query` from the library's index (built on first use), ranked and
+        cut to `max_tokens`; None when the library is not installed."""
+        return await asyncio.to_thread(self._answer, library, version, query, max_tokens)
+
     async def aclose(self) -> None:
         return None
+
+    def _library_index(self, library: str) -> tuple[LibraryIndex, str] | None:
+        if not self._is_npm_only(library):
+            index = self.python_packages().library_index(library, self.indexes)
+            if index is not None:
+                return index, "pypi"
+        index = self.node.library_index(library, self.indexes)
+        return None if index is None else (index, "npm")
+
+    def _answer(
+        self, library: str, version: str | None, query: str, max_tokens: int
+    ) -> ProviderResult | None:
+        found = self._library_index(library)
+        if found is None:
+            return None
+        index, ecosystem = found
+        installed = index.meta.get("version") or None
+        self._check_version(library, version, installed)
+        name = index.meta.get("name") or library
+        return ProviderResult(
+            content=index.answer(name, query, max_tokens),
+            provider=self.name,
+            library=name,
+            version=installed,
+            meta={
+                "ecosystem": ecosystem,
+                "source": index.meta.get("source", ""),
+                "index": str(index.path),
+                "index_built_now": index.take_built_now(),
+            },
+        )
 
     def _is_npm_only(self, library: str) -> bool:
         return library.startswith("@")

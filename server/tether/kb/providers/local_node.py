@@ -13,9 +13,13 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tether.kb.providers.readme import cap_text, clean_readme
+
+if TYPE_CHECKING:
+    from tether.kb.docindex.cache import IndexCache, LibraryIndex
+    from tether.kb.docindex.records import Record
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +91,36 @@ class NodeModules:
         homepage = manifest.get("homepage")
         return homepage if isinstance(homepage, str) and "github.com" in homepage else None
 
+    def library_index(self, library: str, cache: IndexCache) -> LibraryIndex | None:
+        """The searchable index of `library` at its installed version, built on first use."""
+        from tether.kb.docindex.cache import IndexKey
+        from tether.kb.docindex.node_source import package_records
+
+        directory = self.package_dir(library)
+        if directory is None:
+            return None
+        manifest = _read_manifest(directory / "package.json")
+        if manifest is None:
+            return None
+        version = manifest.get("version") if isinstance(manifest.get("version"), str) else ""
+        key = IndexKey("npm", library, str(version), str(directory))
+
+        def build() -> list[Record]:
+            description = manifest.get("description")
+            readme = _read_readme(directory)
+            declarations = _declarations_file(directory, manifest)
+            text = _declarations_text(declarations, directory) if declarations else None
+            return package_records(
+                library,
+                description.strip() if isinstance(description, str) else "",
+                clean_readme(readme, "text/markdown") if readme else "",
+                text or "",
+            )
+
+        return cache.get(
+            key, build, {"name": library, "version": str(version), "source": str(directory)}
+        )
+
     def document(self, library: str) -> NodeDocs | None:
         directory = self.package_dir(library)
         if directory is None:
@@ -141,6 +175,53 @@ def exported_names(declarations: str) -> list[str]:
     return items
 
 
+_REEXPORT = re.compile(
+    r"^[ \t]*export[ \t]+(?:type[ \t]+)?(?:\*(?:[ \t]+as[ \t]+[\w$]+)?|\{[^{}]{0,5000}\})"
+    r"[ \t]*from[ \t]*['\"](\.{1,2}/[^'\"]{1,300})['\"]",
+    re.MULTILINE,
+)
+DECLARATION_FILES_MAX = 60
+
+
+def _declarations_text(entry: Path, directory: Path) -> str:
+    """The entry `.d.ts` and the files it re-exports from (`export * from './x.js'`,
+    `export { a } from './y'`), transitively, within the package and within bounds."""
+    texts: list[str] = []
+    pending = [entry]
+    seen: set[Path] = set()
+    budget = DECLARATIONS_LIMIT * 4
+    while pending and len(seen) < DECLARATION_FILES_MAX and budget > 0:
+        path = pending.pop(0)
+        if path in seen:
+            continue
+        seen.add(path)
+        text = _read_text(path, min(DECLARATIONS_LIMIT, budget)) or ""
+        budget -= len(text)
+        texts.append(text)
+        for target in _REEXPORT.findall(text):
+            resolved = _declaration_for(path.parent / target, directory)
+            if resolved is not None and resolved not in seen:
+                pending.append(resolved)
+    return "\n".join(texts)
+
+
+def _declaration_for(target: Path, directory: Path) -> Path | None:
+    """'./glob.js' -> './glob.d.ts' (or .d.mts/.d.cts, or a directory's index.d.ts)."""
+    name = target.name
+    stem = name
+    for suffix in (".js", ".mjs", ".cjs", ".ts", ".mts", ".cts"):
+        if name.endswith(suffix):
+            stem = name[: -len(suffix)]
+            break
+    stem = stem.removesuffix(".d")
+    candidates = [target.with_name(stem + ending) for ending in (".d.ts", ".d.mts", ".d.cts")]
+    candidates.append(target / "index.d.ts")
+    for candidate in candidates:
+        if candidate.is_file() and _inside(candidate, directory):
+            return candidate.resolve()
+    return None
+
+
 def _read_manifest(path: Path) -> dict[str, Any] | None:
     text = _read_text(path, PACKAGE_JSON_LIMIT)
     if text is None:
@@ -170,8 +251,10 @@ def _declarations_file(directory: Path, manifest: dict[str, Any]) -> Path | None
     exports = manifest.get("exports")
     if isinstance(exports, dict):
         root_export = exports.get(".")
-        if isinstance(root_export, dict) and isinstance(root_export.get("types"), str):
-            candidates.append(root_export["types"])
+        if isinstance(root_export, dict):
+            for condition in (root_export, root_export.get("require"), root_export.get("import")):
+                if isinstance(condition, dict) and isinstance(condition.get("types"), str):
+                    candidates.append(condition["types"])
     candidates.append("index.d.ts")
     for candidate in candidates:
         path = directory / candidate

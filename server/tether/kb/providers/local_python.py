@@ -21,6 +21,9 @@ from packaging.utils import canonicalize_name
 if TYPE_CHECKING:
     from email.message import Message
 
+    from tether.kb.docindex.cache import IndexCache, LibraryIndex
+    from tether.kb.docindex.editable import SourceTree
+    from tether.kb.docindex.records import Record
     from tether.kb.providers.python_outline import OutlineLimits
 
 logger = logging.getLogger(__name__)
@@ -149,6 +152,41 @@ class PythonPackages:
         if outline:
             sections.append("## API\n\n" + outline)
         return PythonDocs(canonicalize_name(name), version, "\n\n".join(sections), found.site_dir)
+
+    def library_index(self, library: str, cache: IndexCache) -> LibraryIndex | None:
+        """The searchable index of `library` at its installed version, built on first use.
+
+        Once built, finding it costs a directory listing and a stat or two: the metadata
+        is parsed only to build it."""
+        from tether.kb.docindex.cache import IndexKey
+        from tether.kb.docindex.editable import editable_tree, tree_fingerprint
+
+        found = self.find(library)
+        if found is None:
+            return None
+        version = self.version(library) or ""
+        tree = editable_tree(found.metadata_dir, found.site_dir, found.name)
+        fingerprint = str(found.metadata_dir.resolve())
+        if tree is not None:
+            fingerprint += "\0" + tree_fingerprint(tree)
+        key = IndexKey("pypi", found.name, version, fingerprint)
+        source = str(tree.project if tree is not None else found.site_dir)
+        built_meta = {"name": found.name, "version": version, "source": source}
+        return cache.get(key, lambda: self._index_records(found, tree, built_meta), built_meta)
+
+    def _index_records(
+        self, found: InstalledDistribution, tree: SourceTree | None, built_meta: dict[str, str]
+    ) -> list[Record]:
+        from tether.kb.docindex.python_source import distribution_records
+        from tether.kb.providers.readme import clean_readme
+
+        meta = _read_metadata(found)
+        if meta is None:
+            return []
+        built_meta["name"] = str(meta.get("Name") or found.name)  # as the project spells it
+        readme = _long_description(meta)
+        cleaned = clean_readme(readme, meta.get("Description-Content-Type")) if readme else ""
+        return distribution_records(found.metadata_dir, found.site_dir, meta, cleaned, tree)
 
     def _current_index(self) -> dict[str, InstalledDistribution]:
         stamps = tuple(_mtime_ns(directory) for directory in self.site_dirs)
