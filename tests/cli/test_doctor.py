@@ -232,7 +232,7 @@ async def test_installed_packs_and_the_cache_are_reported(
     )
     cache = line(out, "cache")
     assert cache.startswith(f"ok       cache              {tmp_path / 'cache'} (")
-    assert "1 entries), writable" in cache
+    assert "0 entries, 1 package indexes), writable" in cache
 
 
 async def test_a_cache_path_that_is_a_file_is_a_problem(

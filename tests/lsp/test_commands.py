@@ -83,11 +83,11 @@ async def test_docs_answers_from_installed_packages_then_the_cache(
     assert first["provider"] == "local"
     assert first["version"]
     assert "click" in first["markdown"].lower()
+    # The first lookup built click's index; the second is answered from it.
     second = await client.command("tether.docs", {"library": "click", "query": "command"})
-    assert "cache: memory" in second["markdown"]
+    assert "cache: index" in second["markdown"]
+    assert "### `click.command(" in second["markdown"]
     stats = await client.command("tether.cacheStats", {})
-    # The second lookup was a memory hit of the entry the first one stored.
-    assert stats["memory"]["hits"] >= 1 and stats["memory"]["entries"] >= 1
     assert stats["directory"].startswith(str(workspace.parent / "cache"))
 
 

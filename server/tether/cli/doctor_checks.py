@@ -210,7 +210,11 @@ def cache(config: TetherConfig) -> list[Finding]:
     size, files, complete = _folder_size(directory)
     state, detail, entries = _open_store(directory)
     summary = f"{directory} ({_megabytes(size)}{'' if complete else '+'} in {files} files"
-    summary += f", {entries} entries)" if entries is not None else ")"
+    from tether.kb.docindex.cache import index_usage
+
+    indexes, _ = index_usage(directory / "index")
+    summary += f", {entries} entries" if entries is not None else ""
+    summary += f", {indexes} package indexes)"
     if state == "unavailable":
         return [
             Finding(
