@@ -4,16 +4,13 @@ with the skill pack installed by the real `tether init`."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.chat.harness import FIXTURE, ChatSetup, claude_code
+from tests.chat.harness import ChatSetup, claude_code, prepare
 from tether.engine.platform import lock_owner
 
 
@@ -27,29 +24,11 @@ def claude_binary() -> Path:
     return binary
 
 
-def tether(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tether", *args, "-C", str(project)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        check=True,
-    )
-
-
 @pytest.fixture
 def chat(claude_binary: Path, tmp_path: Path) -> Iterator[ChatSetup]:
-    project = tmp_path / "calc"
-    shutil.copytree(FIXTURE, project)
-    (project / ".tether").mkdir()
-    (project / ".tether" / "config.toml").write_text("[docs]\noffline = true\n")
-    tether(project, "init", "--claude")
-    home = tmp_path / "home"
-    home.mkdir()
-    setup = ChatSetup(claude_binary, project, home, tmp_path / "api-logs")
+    setup = prepare(claude_binary, tmp_path)
     yield setup
-    _no_run_left_running(project)
+    _no_run_left_running(setup.project)
 
 
 def _no_run_left_running(project: Path) -> None:

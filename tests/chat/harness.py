@@ -12,7 +12,9 @@ import asyncio
 import contextlib
 import os
 import shlex
+import shutil
 import signal
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -91,6 +93,24 @@ class ChatResult:
         assert not self.result.get("is_error"), self.result
 
 
+def prepare(binary: Path, folder: Path) -> ChatSetup:
+    """A copy of the fixture project with the skill pack installed by `tether init`."""
+    project = folder / "calc"
+    shutil.copytree(FIXTURE, project)
+    (project / ".tether").mkdir()
+    (project / ".tether" / "config.toml").write_text("[docs]\noffline = true\n")
+    subprocess.run(
+        [sys.executable, "-m", "tether", "init", "--claude", "-C", str(project)],
+        capture_output=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=True,
+    )
+    home = folder / "home"
+    home.mkdir()
+    return ChatSetup(binary, project, home, folder / "api-logs")
+
+
 @dataclass
 class ChatSetup:
     binary: Path
@@ -98,6 +118,17 @@ class ChatSetup:
     home: Path
     logs: Path
     env_extra: dict[str, str] = field(default_factory=dict)
+    results: list[ChatResult] = field(default_factory=list)
+    """Every conversation so far (the benchmark reads their sizes and times)."""
+
+    def allow_skill(self, name: str) -> None:
+        """What answering "yes, don't ask again" to Claude Code's prompt for a skill that
+        grants tools records (its `allowed-tools` make Claude Code ask once)."""
+        settings = self.project / ".claude" / "settings.local.json"
+        current = orjson.loads(settings.read_bytes()) if settings.exists() else {}
+        allow = current.setdefault("permissions", {}).setdefault("allow", [])
+        allow.append(f"Skill({name})")
+        settings.write_bytes(orjson.dumps(current))
 
     def environment(self, api_url: str) -> dict[str, str]:
         # This checkout's `tether` first on PATH: the commands the skills prescribe run it.
@@ -164,7 +195,11 @@ class ChatSetup:
                     await process.wait()
             wall = time.perf_counter() - started
         events = [orjson.loads(line) for line in out.splitlines() if line.strip()]
-        return ChatResult(process.returncode or 0, events, err.decode(errors="replace"), api, wall)
+        result = ChatResult(
+            process.returncode or 0, events, err.decode(errors="replace"), api, wall
+        )
+        self.results.append(result)
+        return result
 
 
 def _kill_group(pgid: int) -> None:

@@ -158,8 +158,7 @@ async def test_f_a_user_invoked_skill_runs_tether_without_a_prompt(chat: ChatSet
 async def test_f_a_model_invoked_skill_runs_tether_without_a_prompt(chat: ChatSetup) -> None:
     """Once the user has let the skill run (Claude Code asks for a skill that grants tools),
     its tether commands need no approval of their own."""
-    settings = chat.project / ".claude" / "settings.local.json"
-    settings.write_text(json.dumps({"permissions": {"allow": ["Skill(tether-check)"]}}))
+    chat.allow_skill("tether-check")
     script = CheckScript()
     outcome = await chat.chat("run the tests", script.policy())
     outcome.check()
