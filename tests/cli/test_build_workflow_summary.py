@@ -20,7 +20,7 @@ def waiting_record(step: str, folder: Path) -> StepRecord:
             "step": step,
             "instruction_file": str(instruction),
             "result_file": str(folder / f"{step} result.md"),
-            "resume": "unused",
+            "resume": f"tether resume r1 --budget 50s -C /w --result-file {folder}/{step}.r",
         },
     )
 
@@ -33,9 +33,9 @@ def test_one_waiting_step_prints_its_instruction_and_ends_with_the_hand_in_comma
     lines = summary_lines(state, RESUME)
     assert "# Agent task: plan" in lines
     assert "Do plan." in lines
-    words = shlex.split(lines[-1])
-    assert words[:5] == ["tether", "resume", "r1", "-C", "/w"]
-    assert words[5:] == ["--result-file", str(tmp_path / "plan result.md")]
+    # The last line is the step's own hand-in command (the one its instruction ends with),
+    # not a second spelling built from the continuation.
+    assert lines[-1] == f"tether resume r1 --budget 50s -C /w --result-file {tmp_path}/plan.r"
 
 
 def test_several_waiting_steps_each_get_a_command_naming_the_step(tmp_path: Path) -> None:

@@ -79,7 +79,7 @@ async def test_an_agent_step_waits_with_an_instruction_naming_everything_it_need
     assert "missing.py: no such file yet" in text
     assert "the files you changed" in text
     expected = (
-        f"tether resume {state.run_id} -C {workspace.resolve()} "
+        f"tether resume {state.run_id} --budget 50s -C {workspace.resolve()} "
         f"--result-file {execution.run_dir / 'agent' / 'do.result.md'}"
     )
     assert request["resume"] == expected

@@ -92,6 +92,9 @@ def _closing_lines(
         return []
     if not waiting:
         return [continuation]
+    own = _request(waiting[0]).get("resume")
+    if len(waiting) == 1 and isinstance(own, str):
+        return [own]  # the step's own command, verbatim: the instruction ends with it too
     commands = [_hand_in_command(continuation, record, len(waiting) > 1) for record in waiting]
     lines = [
         f"  to hand in {record.id}'s result: {command}"

@@ -72,9 +72,14 @@ def result_path(run_dir: Path, step_id: str) -> Path:
     return run_dir / AGENT_DIR / f"{step_id}.result.md"
 
 
+HAND_IN_BUDGET = 50.0
+"""The budget the hand-in command asks for: it returns within a chat tool's window."""
+
+
 def report_command(ctx: StepContext) -> str:
-    """The exact command that hands this step its result (works from any directory)."""
-    base = resume_command(ctx.run_id, workspace=ctx.workspace.resolve())
+    """THE command that hands this step its result, works from any directory, and is
+    printed verbatim both in the instruction and as the run's last line."""
+    base = resume_command(ctx.run_id, budget=HAND_IN_BUDGET, workspace=ctx.workspace.resolve())
     return f"{base} --result-file {shlex.quote(str(result_path(ctx.run_dir, ctx.step.id)))}"
 
 
@@ -125,7 +130,7 @@ def _instruction(ctx: StepContext, brief: Brief, command: str, why: str) -> str:
         f"    {command}",
         "",
         "Or give a short result inline: "
-        f"`{resume_command(ctx.run_id, workspace=ctx.workspace.resolve())} --result TEXT`. "
+        f"`{command.rpartition(' --result-file ')[0]} --result TEXT`. "
         f"Your result becomes this step's output (`${{steps.{step}.output.result}}`) "
         "for the steps after it.",
         "",
