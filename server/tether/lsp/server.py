@@ -175,9 +175,8 @@ def _workspace_root(params: types.InitializeParams) -> Path:
 
 
 async def _serve(streams: Any) -> int:
-    from pygls.io_ import run_async
-
     from tether.lsp.log_forwarding import install_logging
+    from tether.lsp.message_loop import read_messages
     from tether.lsp.stdio import ProtocolWriter, start_reader
 
     server = TetherServer()
@@ -188,7 +187,7 @@ async def _serve(streams: Any) -> int:
     reader = start_reader(streams.input_fd, server.loop)
     stop = threading.Event()
     reading = asyncio.create_task(
-        run_async(stop, reader, server.protocol, _quiet_logger(), server.report_server_error),
+        read_messages(stop, reader, server.protocol),
         name="lsp-read",
     )
     ended = asyncio.create_task(server.lifecycle.ended.wait(), name="lsp-ended")
@@ -217,8 +216,3 @@ def serve() -> None:
         # Hard exit: nothing (a thread blocked on a pipe, an abandoned step) may keep the
         # process alive after the client is gone; everything durable was closed above.
         os._exit(code)
-
-
-def _quiet_logger() -> logging.Logger:
-    """pygls' read loop logs every header at debug level: keep that out of the client log."""
-    return logging.getLogger("pygls.io_")
