@@ -3,12 +3,14 @@ the commands that skill prescribes, so the model runs them as written in the ski
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from tests.cli.pack_text import command_lines
 from tests.fakes.anthropic import Conversation
 
 SKILL_BODY_MARK = "Base directory for this skill: "
+EXIT_CODE = re.compile(r"^Exit code (\d+)")
 
 
 def loaded_skill(conversation: Conversation, name: str) -> str:
@@ -31,3 +33,12 @@ def prescribed(skill_text: str, *words: str) -> str:
         if shlex.split(command)[1 : 1 + len(words)] == list(words):
             return command
     raise AssertionError(f"the skill prescribes no `tether {' '.join(words)}` command")
+
+
+def exit_code(text: str, is_error: bool) -> int:
+    """A Bash result's exit code: Claude Code puts `Exit code N` first in a failed one."""
+    if not is_error:
+        return 0
+    match = EXIT_CODE.match(text)
+    assert match, f"an error result without an exit code: {text[:300]}"
+    return int(match[1])

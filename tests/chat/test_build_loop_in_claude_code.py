@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.chat.harness import ChatSetup
-from tests.chat.scripts import loaded_skill, prescribed
+from tests.chat.scripts import exit_code, loaded_skill, prescribed
 from tests.fakes.anthropic import (
     Block,
     Conversation,
@@ -30,16 +30,6 @@ pytestmark = [pytest.mark.chat, pytest.mark.timeout(420)]
 
 PROMPT = "Add a subtract function to calc, with a test"
 WAITING = re.compile(r"^  (\S+) is waiting for a result", re.MULTILINE)
-EXIT_CODE = re.compile(r"^Exit code (\d+)")
-
-
-def exit_code(text: str, is_error: bool) -> int:
-    """Claude Code puts `Exit code N` first in a failed command's result."""
-    if not is_error:
-        return 0
-    match = EXIT_CODE.match(text)
-    assert match, f"an error result without an exit code: {text[:300]}"
-    return int(match[1])
 
 
 @dataclass

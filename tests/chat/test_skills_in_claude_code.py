@@ -108,6 +108,19 @@ async def test_b_check_runs_as_the_skill_prescribes(chat: ChatSetup) -> None:
     assert shown["status"] == "succeeded"
 
 
+async def test_b_a_failing_check_reaches_the_model_with_no_resume_line(chat: ChatSetup) -> None:
+    tests = chat.project / "tests" / "test_calc.py"
+    tests.write_text(tests.read_text().replace("== 5", "== 6"))
+    script = CheckScript()
+    outcome = await chat.chat("run the tests", script.policy(), skip_permissions=True)
+    outcome.check()
+    [(_command, output, is_error)] = outcome.bash_results()
+    assert is_error and output.startswith("Exit code 1")
+    assert "(check): failed" in output and "    error: " in output
+    assert output.splitlines()[-1].startswith("  failed: fix the failures above")
+    assert "tether resume" not in output.split("\n", 2)[2]  # only the header names one
+
+
 async def test_e_docs_answers_at_the_installed_version(chat: ChatSetup) -> None:
     def load(_c: Conversation) -> list[ToolUse]:
         return [skill("tether-docs")]
