@@ -14,7 +14,6 @@ import {
   type WaitingAnswer,
 } from "./commandArguments";
 import { PALETTE_COMMANDS, SERVER_COMMANDS } from "./commandIds";
-import { showMarkdownPreview } from "./markdownPreview";
 import { isResumable, isRunning, renderRunMarkdown, runPickItem } from "./runPresentation";
 import {
   parseDocsResult,
@@ -24,12 +23,19 @@ import {
   parseWorkflows,
   type RunSummary,
 } from "./serverResults";
+import type { PaletteRuns } from "./runProgress";
 import type { ServerSupervisor } from "./serverSupervisor";
+import type { TetherDocuments } from "./tetherDocuments";
 
 const STATUS_MESSAGE_MS = 5000;
 
-export function registerCommands(server: ServerSupervisor, output: vscode.LogOutputChannel): vscode.Disposable[] {
-  const commands = new TetherCommands(server, output);
+export function registerCommands(
+  server: ServerSupervisor,
+  output: vscode.LogOutputChannel,
+  palette: PaletteRuns,
+  documents: TetherDocuments,
+): vscode.Disposable[] {
+  const commands = new TetherCommands(server, output, palette, documents);
   const register = (id: string, title: string, run: (argument?: unknown) => Promise<void>): vscode.Disposable =>
     vscode.commands.registerCommand(id, async (argument?: unknown) => {
       try {
@@ -61,6 +67,8 @@ class TetherCommands {
   constructor(
     private readonly server: ServerSupervisor,
     private readonly output: vscode.LogOutputChannel,
+    private readonly palette: PaletteRuns,
+    private readonly documents: TetherDocuments,
   ) {}
 
   async runWorkflow(): Promise<void> {
@@ -91,9 +99,14 @@ class TetherCommands {
       return;
     }
     const argument = startArguments(picked.label, paramsText);
-    const started = parseStartResult(await this.server.executeCommand(SERVER_COMMANDS.start, argument));
-    this.output.info(`Started workflow ${argument.workflow} as run ${started.run_id}`);
-    vscode.window.setStatusBarMessage(`Tether: started ${argument.workflow} (${started.run_id})`, STATUS_MESSAGE_MS);
+    // The notification shows at once; the server's progress for the run fills it in.
+    const runId = await this.palette.start(
+      argument.workflow,
+      this.server
+        .executeCommand(SERVER_COMMANDS.start, argument)
+        .then((result) => parseStartResult(result).run_id),
+    );
+    this.output.info(`Started workflow ${argument.workflow} as run ${runId}`);
   }
 
   async resumeRun(argument: unknown): Promise<void> {
@@ -110,9 +123,12 @@ class TetherCommands {
     }
     const resumeArgument = resumeArguments(run.run_id, answer);
     this.output.info(`Resuming run ${run.run_id} (${run.workflow}, ${run.status})`);
-    vscode.window.setStatusBarMessage(`Tether: resuming ${run.workflow} (${run.run_id})`, STATUS_MESSAGE_MS);
-    // The server reports the resumed run's progress itself; this waits for its answer.
-    await this.server.executeCommand(SERVER_COMMANDS.resume, resumeArgument);
+    // The server answers when the resumed run ends or pauses; its notification shows until then.
+    await this.palette.resume(
+      run.workflow,
+      run.run_id,
+      this.server.executeCommand(SERVER_COMMANDS.resume, resumeArgument),
+    );
   }
 
   async cancelRun(argument: unknown): Promise<void> {
@@ -131,7 +147,7 @@ class TetherCommands {
       return;
     }
     const run = parseShowResult(await this.server.executeCommand(SERVER_COMMANDS.show, runIdArguments(runId)));
-    await showMarkdownPreview(renderRunMarkdown(run));
+    await this.documents.preview("runs", runId, renderRunMarkdown(run));
   }
 
   async lookUpDocs(): Promise<void> {
@@ -160,7 +176,7 @@ class TetherCommands {
     this.output.info(
       `Docs for ${docs.library} ${docs.version ?? "(version unknown)"} from ${docs.provider ?? "an unnamed provider"}`,
     );
-    await showMarkdownPreview(docs.markdown);
+    await this.documents.preview("docs", docs.library, docs.markdown);
   }
 
   async prewarmDocs(): Promise<void> {

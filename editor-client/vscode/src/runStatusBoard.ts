@@ -26,7 +26,11 @@ export class RunStatusBoard {
 
   apply(update: RunStatusUpdate): void {
     this.sequence += 1;
-    this.runs.set(update.run_id, { update, sequence: this.sequence });
+    const previous = this.runs.get(update.run_id)?.update;
+    // Heartbeats carry no step: a running run keeps the step it was last seen at.
+    const step =
+      update.step ?? (update.status === "running" && previous?.status === "running" ? previous.step : undefined);
+    this.runs.set(update.run_id, { update: { ...update, step }, sequence: this.sequence });
     if (this.runs.size > MAX_TRACKED_RUNS) {
       const oldest = [...this.runs.values()].sort((a, b) => a.sequence - b.sequence)[0];
       this.runs.delete(oldest.update.run_id);
@@ -56,7 +60,8 @@ export class RunStatusBoard {
       `tether run ${shown.run_id}`,
       `workflow ${shown.workflow}, ${shown.status.replace("_", " ")}${shown.step ? ` at step ${shown.step}` : ""}`,
     ];
-    if (shown.message) {
+    // A finished run's message often is just its status ("succeeded"), already said above.
+    if (shown.message && shown.message !== shown.status.replace("_", " ")) {
       tooltipLines.push(shown.message);
     }
     if (running.length > 1) {

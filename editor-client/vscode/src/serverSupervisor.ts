@@ -8,12 +8,17 @@ import {
   LanguageClient,
   RevealOutputChannelOn,
   State,
+  type DynamicFeature,
   type LanguageClientOptions,
   type ServerOptions,
+  type StaticFeature,
 } from "vscode-languageclient/node";
+import { ProgressFeature } from "vscode-languageclient/lib/common/progress";
 import { CrashLimiter } from "./crashLimiter";
 import { chooseServerLaunch, describeLaunch, readInterpreterSetting, type ServerLaunch } from "./interpreter";
+import { LevelledOutputChannel } from "./levelledOutput";
 import type { PythonEnvironmentSource } from "./pythonEnvironment";
+import { TetherProgressFeature, type OtherRunsPresentation, type PaletteRuns } from "./runProgress";
 import { readTetherSettings, SETTINGS_SECTION } from "./settingsReader";
 import { configurationSection, toInitializationOptions } from "./settingsMapping";
 
@@ -45,6 +50,12 @@ export interface ServerEvents {
   onServerStopped(): void;
 }
 
+/** Who presents run progress: the palette's notifications, else the setting for other runs. */
+export interface ProgressPresentation {
+  palette: PaletteRuns;
+  otherRuns(): OtherRunsPresentation;
+}
+
 export class ServerSupervisor implements vscode.Disposable {
   private client: TetherLanguageClient | undefined;
   private queue: Promise<void> = Promise.resolve();
@@ -55,6 +66,7 @@ export class ServerSupervisor implements vscode.Disposable {
     private readonly output: vscode.LogOutputChannel,
     private readonly python: PythonEnvironmentSource,
     private readonly events: ServerEvents,
+    private readonly progress: ProgressPresentation,
   ) {}
 
   start(): Promise<void> {
@@ -139,7 +151,9 @@ export class ServerSupervisor implements vscode.Disposable {
     const crashes = new CrashLimiter();
     const clientOptions: LanguageClientOptions = {
       documentSelector: DOCUMENT_SELECTOR,
-      outputChannel: this.output,
+      // The library writes "[Info  - 10:23:45] ..." lines; a log channel adds its own
+      // timestamp and level, so they are unwrapped into levelled entries.
+      outputChannel: new LevelledOutputChannel(this.output),
       revealOutputChannelOn: RevealOutputChannelOn.Never,
       initializationOptions: mapped.options,
       initializationFailedHandler: () => false,
@@ -165,6 +179,7 @@ export class ServerSupervisor implements vscode.Disposable {
       },
     };
     const client = new TetherLanguageClient("tether", "Tether", serverOptions, clientOptions);
+    client.registerFeature(new TetherProgressFeature(client, this.progress.palette, () => this.progress.otherRuns()));
     client.onNotification(RUN_STATUS_NOTIFICATION, (params: unknown) => this.events.onRunStatus(params));
     client.onDidChangeState((change) => {
       if (change.newState === State.Stopped || change.newState === State.Starting) {
@@ -243,6 +258,14 @@ function settled(client: LanguageClient): Promise<void> {
  */
 class TetherLanguageClient extends LanguageClient {
   hasStarted = false;
+
+  // Called from the base constructor: the library's progress feature is left out, and
+  // TetherProgressFeature (registered right after construction) takes its place.
+  override registerFeature(feature: StaticFeature | DynamicFeature<unknown>): void {
+    if (!(feature instanceof ProgressFeature)) {
+      super.registerFeature(feature);
+    }
+  }
 
   override error(message: string, data?: unknown, showNotification: boolean | "force" = true): void {
     super.error(message, data, this.hasStarted ? showNotification : false);

@@ -35,7 +35,7 @@ export const SERVER_SETTING_KEYS = [
 export type ServerSettingKey = (typeof SERVER_SETTING_KEYS)[number];
 
 /** Client-only settings: read by the extension, never sent to the server. */
-export const CLIENT_SETTING_KEYS = ["tether.interpreter"] as const;
+export const CLIENT_SETTING_KEYS = ["tether.interpreter", "tether.progress.otherRuns"] as const;
 
 export const MIN_PROGRESS_INTERVAL = 0.5;
 

@@ -22,12 +22,21 @@ interface StubControl {
   messages: { kind: string; text: string }[];
   documents: { language: string; content: string }[];
   builtinCommands: unknown[][];
+  contentProviders: Map<string, unknown>;
+  progress: { options: unknown; reports: unknown[]; ended: boolean; cancel(): void }[];
   statusBarItems: { text: string; tooltip: string; visible: boolean; command?: { command: string; arguments: unknown[] } }[];
   commands: Map<string, (...args: unknown[]) => Promise<unknown>>;
   changeSettings(changes: Record<string, unknown>): void;
   usePythonEnvironment(executable: string): void;
   switchPythonEnvironment(executable: string): void;
   reset(): void;
+}
+
+/** The text the extension's `tether:` content provider gives for `uri`. */
+function previewed(stub: StubControl, uri: unknown): string {
+  const provider = stub.contentProviders.get("tether") as { provideTextDocumentContent(uri: unknown): string } | undefined;
+  assert.ok(provider, "a tether: content provider is registered");
+  return provider.provideTextDocumentContent(uri);
 }
 
 interface ExtensionModule {
@@ -214,7 +223,12 @@ describe("the extension against a real language server process", () => {
       ["tether.workflows", [{}]],
       ["tether.start", [{ workflow: "check", params: { target: "src", message: "two words" } }]],
     ]);
-    assert.deepEqual(stub.messages, [{ kind: "status", text: "Tether: started check (r-new)" }]);
+    // The notification shows before the server answers, and stays (the run goes on).
+    assert.equal(stub.progress.length, 1);
+    assert.deepEqual(stub.progress[0].options, { location: 15, title: "Tether: check", cancellable: true });
+    assert.deepEqual(stub.progress[0].reports[0], { message: "starting…" });
+    assert.equal(stub.progress[0].ended, false);
+    assert.deepEqual(stub.messages, []);
   });
 
   it("shows the run from tether/runStatus in the status bar, and clicking it shows the run", async () => {
@@ -224,11 +238,14 @@ describe("the extension against a real language server process", () => {
     stub.reset();
     await run(item.command?.command ?? "", ...(item.command?.arguments ?? []));
     assert.deepEqual(commandsSent().at(-1), ["tether.show", [{ run_id: "r-new" }]]);
-    assert.equal(stub.documents.length, 1);
-    assert.equal(stub.documents[0].language, "markdown");
-    assert.match(stub.documents[0].content, /^# check — paused$/m);
-    assert.match(stub.documents[0].content, /tether resume r-new/);
-    assert.deepEqual(stub.builtinCommands, [["markdown.showPreview"]]);
+    // A read-only tether: document is previewed; no untitled document is opened.
+    assert.deepEqual(stub.documents, []);
+    const [[command, uri]] = stub.builtinCommands as [[string, { scheme: string; path: string }]];
+    assert.equal(command, "markdown.showPreview");
+    assert.deepEqual([uri.scheme, uri.path], ["tether", "/runs/r-new.md"]);
+    const page = previewed(stub, uri);
+    assert.match(page, /^# check — paused$/m);
+    assert.match(page, /tether resume r-new/);
   });
 
   it("Run Workflow refuses malformed params in the input box and starts nothing", async () => {
@@ -274,8 +291,11 @@ describe("the extension against a real language server process", () => {
     stub.inputBoxAnswers.push("httpx", "streaming responses");
     await run("tether.lookUpDocs");
     assert.deepEqual(commandsSent().at(-1), ["tether.docs", [{ library: "httpx", query: "streaming responses" }]]);
-    assert.deepEqual(stub.documents, [{ language: "markdown", content: "# httpx 0.28.1\n\nStreaming responses ..." }]);
-    assert.deepEqual(stub.builtinCommands, [["markdown.showPreview"]]);
+    assert.deepEqual(stub.documents, []);
+    const [[command, uri]] = stub.builtinCommands as [[string, { scheme: string; path: string }]];
+    assert.equal(command, "markdown.showPreview");
+    assert.deepEqual([uri.scheme, uri.path], ["tether", "/docs/httpx.md"]);
+    assert.equal(previewed(stub, uri), "# httpx 0.28.1\n\nStreaming responses ...");
   });
 
   it("Prewarm Docs sends tether.prewarm with an empty object", async () => {

@@ -30,6 +30,22 @@ describe("RunStatusBoard", () => {
     assert.match(view?.tooltip ?? "", /budget spent; tether resume r1/);
   });
 
+  it("keeps the step name through heartbeats, which carry none", () => {
+    const board = new RunStatusBoard();
+    board.apply(update("r1", "running", { step: "first", message: "first started" }));
+    board.apply(update("r1", "running", { message: "running first · 5.0s" }));
+    assert.equal(board.view()?.text, "$(sync~spin) wf-r1: first");
+    assert.match(board.view()?.tooltip ?? "", /running at step first/);
+    board.apply(update("r1", "succeeded", { message: "succeeded" }));
+    assert.equal(board.view()?.text, "$(check) wf-r1: succeeded");
+  });
+
+  it("does not repeat the status in a finished run's tooltip", () => {
+    const board = new RunStatusBoard();
+    board.apply(update("r1", "succeeded", { message: "succeeded" }));
+    assert.equal(board.view()?.tooltip, "tether run r1\nworkflow wf-r1, succeeded\nClick to show the run");
+  });
+
   it("prefers a running run over a more recent finished one, and counts the others", () => {
     const board = new RunStatusBoard();
     board.apply(update("r1", "running", { step: "a" }));

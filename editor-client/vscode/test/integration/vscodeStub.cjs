@@ -47,6 +47,9 @@ class Uri {
   static file(path) {
     return new Uri("file", path);
   }
+  static from({ scheme, path }) {
+    return new Uri(scheme, path);
+  }
   static parse(text) {
     const match = /^([a-z][a-z0-9+.-]*):(?:\/\/)?(.*)$/i.exec(text);
     return match ? new Uri(match[1], match[2]) : new Uri("file", text);
@@ -104,6 +107,10 @@ const control = {
   messages: [],
   /** Opened untitled documents: {language, content}. */
   documents: [],
+  /** Registered text document content providers by scheme. */
+  contentProviders: new Map(),
+  /** Every window.withProgress: {options, reports, ended, cancel()}. */
+  progress: [],
   /** Built-in commands the extension ran, e.g. ["markdown.showPreview"]. */
   builtinCommands: [],
   statusBarItems: [],
@@ -137,7 +144,7 @@ const control = {
     });
   },
   reset() {
-    for (const list of [control.quickPicks, control.inputBoxes, control.messages, control.documents, control.builtinCommands]) {
+    for (const list of [control.quickPicks, control.inputBoxes, control.messages, control.documents, control.builtinCommands, control.progress]) {
       list.length = 0;
     }
   },
@@ -210,6 +217,10 @@ const workspace = withInertFallback("workspace", {
     control.documents.push(options);
     return { uri: new Uri("untitled", `Untitled-${control.documents.length}`), languageId: options.language };
   },
+  registerTextDocumentContentProvider: (scheme, provider) => {
+    control.contentProviders.set(scheme, provider);
+    return new StubDisposable(() => control.contentProviders.delete(scheme));
+  },
   textDocuments: [],
   getWorkspaceFolder: () => undefined,
 });
@@ -247,8 +258,16 @@ const window = withInertFallback("window", {
     return new StubDisposable();
   },
   showTextDocument: async (document) => ({ document }),
-  withProgress: async (_options, task) =>
-    task({ report() {} }, { isCancellationRequested: false, onCancellationRequested: () => new StubDisposable() }),
+  withProgress: async (options, task) => {
+    const cancelled = new EventEmitter();
+    const record = { options, reports: [], ended: false, cancel: () => cancelled.fire() };
+    control.progress.push(record);
+    try {
+      return await task({ report: (value) => record.reports.push(value) }, { isCancellationRequested: false, onCancellationRequested: cancelled.event });
+    } finally {
+      record.ended = true;
+    }
+  },
   activeTextEditor: undefined,
   visibleTextEditors: [],
   onDidChangeActiveTextEditor: () => new StubDisposable(),

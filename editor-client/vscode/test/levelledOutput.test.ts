@@ -1,0 +1,16 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { unwrapLibraryLine } from "../src/levelledOutput";
+
+describe("unwrapLibraryLine", () => {
+  it("drops the library's own timestamp and keeps its level", () => {
+    assert.deepEqual(unwrapLibraryLine("[Info  - 10:23:45 AM] tether.lsp: ready"), { level: "info", text: "tether.lsp: ready" });
+    assert.deepEqual(unwrapLibraryLine("[Warn  - 10:23:45] slow"), { level: "warn", text: "slow" });
+    assert.deepEqual(unwrapLibraryLine("[Error - 22:01:02] boom\nmore"), { level: "error", text: "boom\nmore" });
+  });
+
+  it("passes other lines through as info", () => {
+    assert.deepEqual(unwrapLibraryLine("[Info] no dash"), { level: "info", text: "[Info] no dash" });
+    assert.deepEqual(unwrapLibraryLine("plain"), { level: "info", text: "plain" });
+  });
+});
