@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint unit vscode claude-code benchmarks
+.PHONY: run test install lint unit vscode claude-code editor-e2e-clients benchmarks
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,15 @@ claude-code:
 vscode:
 	cd editor-client/vscode && npm ci --ignore-scripts --no-audit --no-fund && npm run ci
 
-test: lint unit vscode
+# The real clients the editor end-to-end tests drive: Debian's chromium (+ fonts and the
+# headers code-server's native modules need), Node 24 and code-server + playwright-core
+# from the npm registry. Installed once into a cache outside the repository (see the
+# script), so later runs take a second.
+editor-e2e-clients:
+	bash tests/editor/vscode_e2e/install.sh > /dev/null
+
+# vscode before unit: the VS Code end-to-end test packages the extension with its node_modules.
+test: lint vscode editor-e2e-clients unit
 
 benchmarks: install
 	@for b in tests/benchmarks/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -17,10 +17,18 @@ const LEVELS: Readonly<Record<string, Level>> = {
   Error: "error",
 };
 
+// The library reports every exit of the server as an error, a clean one (a restart, a
+// shutdown) included.
+const CLEAN_EXIT = /^Server process exited with code 0\.$/;
+
 /** The level and text of one line the library wrote; other lines are info as they are. */
 export function unwrapLibraryLine(line: string): { level: Level; text: string } {
   const match = LIBRARY_LINE.exec(line);
-  return match === null ? { level: "info", text: line } : { level: LEVELS[match[1]], text: match[2] };
+  if (match === null) {
+    return { level: "info", text: line };
+  }
+  const text = match[2];
+  return { level: CLEAN_EXIT.test(text) ? "info" : LEVELS[match[1]], text };
 }
 
 /** A LogOutputChannel whose append/appendLine go through `unwrapLibraryLine`. */

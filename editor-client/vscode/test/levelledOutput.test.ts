@@ -9,6 +9,14 @@ describe("unwrapLibraryLine", () => {
     assert.deepEqual(unwrapLibraryLine("[Error - 22:01:02] boom\nmore"), { level: "error", text: "boom\nmore" });
   });
 
+  it("does not call a clean exit of the server an error", () => {
+    assert.deepEqual(unwrapLibraryLine("[Error - 10:23:45] Server process exited with code 0."), {
+      level: "info",
+      text: "Server process exited with code 0.",
+    });
+    assert.equal(unwrapLibraryLine("[Error - 10:23:45] Server process exited with code 1.").level, "error");
+  });
+
   it("passes other lines through as info", () => {
     assert.deepEqual(unwrapLibraryLine("[Info] no dash"), { level: "info", text: "[Info] no dash" });
     assert.deepEqual(unwrapLibraryLine("plain"), { level: "info", text: "plain" });
