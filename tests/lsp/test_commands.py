@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 from pathlib import Path
 
 import pytest
@@ -94,16 +96,23 @@ async def test_docs_answers_from_installed_packages_then_the_cache(
 async def test_prewarm_runs_the_prewarm_workflow_with_docs_progress(
     client: TestClient, workspace: Path
 ) -> None:
+    began = time.monotonic()
     started = await client.command("tether.prewarm", {"libraries": ["httpx", "rich"]})
     run_id = started["run_id"]
     await client.until(lambda: client.ended(run_id))
+    elapsed = time.monotonic() - began
     assert (workspace / "prewarm-calls.txt").read_text() == "httpx,rich\n"
     assert client.statuses_of(run_id)[-1]["status"] == "succeeded"
     if client.capabilities.window.work_done_progress:
         reports = client.progress_of(run_id)
         assert reports[0].title == "docs"
         messages = [report.message for report in reports[1:-1]]
-        assert "1/2 httpx" in messages and "2/2 rich" in messages
+        # Counts are coalesced: at most one per progress interval (5 s here), and the last
+        # one always goes out before the step's end, so a quick pre-warm reports it alone.
+        counts = [message for message in messages if re.fullmatch(r"\d+/2 \w+", message)]
+        assert counts[-1] == "2/2 rich", messages
+        if elapsed < 5:
+            assert len(counts) == 1, messages
 
 
 async def test_config_reports_the_effective_settings(client: TestClient) -> None:

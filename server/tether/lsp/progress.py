@@ -51,6 +51,7 @@ class RunProgress:
         cancel: Callable[[], None] | None,
         resume_command: Callable[[str], str | None],
         workflow: str = "",
+        coalesce: bool = False,
     ) -> None:
         self.feature = feature
         self.story = RunStory(run_id, workflow=workflow)
@@ -61,6 +62,13 @@ class RunProgress:
         self.token: str | None = None
         self.ended = asyncio.Event()
         self._last_report = time.monotonic()
+        self.coalesce = coalesce
+        """Report item counts at most once per interval (the latest), not every item: the
+        docs pre-warm counts through every dependency, dozens of items in a second."""
+        self._held: Transition | None = None
+        self.instruction_file: str | None = None
+        """The waiting agent step's instruction, sent with the `waiting` status (an editor
+        that cannot ask without blocking offers it itself)."""
 
     @property
     def run_id(self) -> str:
@@ -83,18 +91,32 @@ class RunProgress:
                     async with asyncio.timeout(wait):
                         item = await self.queue.get()
                 except TimeoutError:
-                    self._report(self.story.heartbeat(), None)
+                    if self._held is not None:
+                        self._report(self._held.message, self._held.step)
+                        self._held = None
+                    else:
+                        self._report(self.story.heartbeat(), None)
                     continue
                 if isinstance(item, RunEnd):
                     self._end(Transition(item.message, ended=True, status=item.status))
                     return
                 transition = self.story.apply(item)
                 if item.type is EventType.STEP_WAITING:
-                    self.feature.server.waiting.announce(
-                        self.run_id, self.story.workflow, item.data.get("request")
-                    )
+                    request = item.data.get("request")
+                    self.feature.server.waiting.announce(self.run_id, self.story.workflow, request)
+                    if isinstance(request, dict):
+                        instruction = request.get("instruction_file")
+                        if isinstance(instruction, str):
+                            self.instruction_file = instruction
                 if transition is None:
                     continue
+                if self.coalesce and item.type is EventType.STEP_OUTPUT:
+                    self._held = transition
+                    continue
+                if self._held is not None:
+                    # The last count ("22/22 click") goes out before the next transition.
+                    self._report(self._held.message, self._held.step)
+                    self._held = None
                 if transition.ended:
                     self._end(transition)
                     return
@@ -163,7 +185,10 @@ class RunProgress:
             )
         else:
             self.feature.log_line(f"{self.title}: {message}")
-        self.feature.run_status(self.story, status, None, message)
+        extra = {}
+        if status == "waiting" and self.instruction_file is not None:
+            extra["instruction_file"] = self.instruction_file
+        self.feature.run_status(self.story, status, None, message, **extra)
 
 
 class ProgressFeature(Feature):
@@ -182,12 +207,14 @@ class ProgressFeature(Feature):
 
     def _track_live_run(self, live: LiveRun) -> None:
         from tether.engine.runner import StopReason
+        from tether.lsp.prewarm import PREWARM_WORKFLOW
 
         spec = live.execution.spec
         reporter = self.track(
             live.run_id,
             title=progress_title(spec.name),
             workflow=spec.name,
+            coalesce=spec.name == PREWARM_WORKFLOW,
             cancel=lambda: live.execution.stop(StopReason.CANCELLED),
             resume_command=lambda _status: self.server.runs.resume_command(live.state, live.budget),
         )
@@ -209,9 +236,16 @@ class ProgressFeature(Feature):
         workflow: str,
         cancel: Callable[[], None] | None,
         resume_command: Callable[[str], str | None],
+        coalesce: bool = False,
     ) -> RunProgress:
         reporter = RunProgress(
-            self, run_id, title, cancel=cancel, resume_command=resume_command, workflow=workflow
+            self,
+            run_id,
+            title,
+            cancel=cancel,
+            resume_command=resume_command,
+            workflow=workflow,
+            coalesce=coalesce,
         )
         self.reporters[run_id] = reporter
         task = asyncio.create_task(reporter.run(), name=f"progress:{run_id}")
@@ -241,7 +275,9 @@ class ProgressFeature(Feature):
             types.LogMessageParams(type=types.MessageType.Info, message=f"tether: {text}")
         )
 
-    def run_status(self, story: RunStory, status: str, step: str | None, message: str) -> None:
+    def run_status(
+        self, story: RunStory, status: str, step: str | None, message: str, **extra: str
+    ) -> None:
         payload: dict[str, Any] = {
             "run_id": story.run_id,
             "workflow": story.workflow,
@@ -250,6 +286,7 @@ class ProgressFeature(Feature):
         if step is not None:
             payload["step"] = step
         payload["message"] = message
+        payload.update(extra)
         self.server.protocol.notify(RUN_STATUS, payload)
 
     async def close(self) -> None:

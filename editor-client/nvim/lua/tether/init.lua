@@ -72,6 +72,13 @@ function M.start()
       ["tether/runStatus"] = function(_, params)
         status.on_run_status(params)
       end,
+      -- The server offers a waiting run's instruction with window/showMessageRequest;
+      -- Neovim's default handler is a blocking prompt (it hangs a headless editor). The
+      -- runStatus notice says the same with :TetherInstruction and :TetherResume, so the
+      -- request is answered at once, with no action chosen.
+      ["window/showMessageRequest"] = function()
+        return vim.NIL
+      end,
     },
     on_exit = function(code, signal)
       if code ~= 0 and signal == 0 then
@@ -197,8 +204,19 @@ function M.cancel(run_id)
     return
   end
   M.execute("tether.cancel", { run_id = run_id }, function(result)
+    status.set_status(run_id, result.status)
     status.say(string.format("run %s: %s", run_id, result.status or "cancelled"))
   end)
+end
+
+--- Open the instruction of a run waiting for an agent's result (RUN_ID or the active run).
+function M.instruction(run_id)
+  local path = status.instruction(run_id)
+  if not path then
+    status.say("no waiting run with an instruction" .. (run_id and (" (" .. run_id .. ")") or ""), vim.log.levels.WARN)
+    return
+  end
+  vim.cmd("split " .. vim.fn.fnameescape(path))
 end
 
 function M.runs()
@@ -279,6 +297,9 @@ local function define_commands()
   command("TetherCancel", function(args)
     M.cancel(args.fargs[1])
   end, { nargs = "?", desc = "tether: cancel the active run (or RUN_ID)" })
+  command("TetherInstruction", function(args)
+    M.instruction(args.fargs[1])
+  end, { nargs = "?", desc = "tether: open the instruction of the waiting run (or RUN_ID)" })
   command("TetherRuns", function()
     M.runs()
   end, { nargs = 0, desc = "tether: list runs" })
