@@ -1,5 +1,5 @@
-# Two entry points: `make run` (the built-in check workflow on this repository) and
-# `make test` (everything CI runs). Both build the virtual environment first.
+# Two entry points: `make run` (the built-in check workflow on a small project, green and
+# then red) and `make test` (everything CI runs). Both build the virtual environment first.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -18,8 +18,22 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 	$(BIN)/python -m compileall -q server > /dev/null
 
+# The main job on a realistic case in seconds: `tether run check` on a copy of a small,
+# fully configured project (ruff, mypy strict, pytest) whose interpreter is this
+# repository's environment; then the same project with a bug, checked from a subfolder.
+DEMO := build/demo
 run: install
-	$(BIN)/tether run check
+	@rm -rf $(DEMO) && mkdir -p build && cp -r tests/fixtures/checked_project $(DEMO)
+	@mkdir -p $(DEMO)/.tether
+	@echo 'interpreter = "$(CURDIR)/$(BIN)/python"' > $(DEMO)/.tether/config.toml
+	@echo '$$ cd $(DEMO) && tether run check'
+	@cd $(DEMO) && $(CURDIR)/$(BIN)/tether run check
+	@$(BIN)/python -c "import pathlib; p = pathlib.Path('$(DEMO)/money/amount.py'); \
+		p.write_text(p.read_text().replace('share + (1 if i < left else 0)', 'share'))"
+	@echo; echo '# a change that loses cents when splitting; checked from a subfolder:'
+	@echo '$$ cd $(DEMO)/money && tether run check'
+	@cd $(DEMO)/money && $(CURDIR)/$(BIN)/tether run check; \
+		echo "(exit code $$?: the check is red, and says which tests and why)"
 
 lint: install
 	$(BIN)/ruff check server tests

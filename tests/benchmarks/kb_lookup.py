@@ -34,11 +34,11 @@ sys.path.insert(0, str(REPO))
 from tests.fakes.context7 import FakeContext7, FakeLibrary, snippet_docs  # noqa: E402
 
 from tether.engine.retry import RetryPolicy  # noqa: E402
-from tether.kb.environment import installed_versions  # noqa: E402
 from tether.kb.providers.context7 import Context7Provider, Context7Settings  # noqa: E402
 from tether.kb.providers.local import LocalProvider  # noqa: E402
 from tether.kb.service import DocsService  # noqa: E402
 from tether.kb.store import DocsStore  # noqa: E402
+from tether.project.environment import installed_versions  # noqa: E402
 
 
 def percentile(samples: list[float], fraction: float) -> float:

@@ -252,7 +252,7 @@ async def test_the_workspace_venv_is_the_one_read(env: dict[str, str], tmp_path:
     assert code in (0, 1)
     assert line(out, "site-packages").startswith(f"ok       site-packages      {REPO / '.venv'}")
     assert line(out, "interpreter") == (
-        f"ok       interpreter        {REPO / '.venv' / 'bin' / 'python'} (the workspace's .venv)"
+        f"ok       interpreter        {REPO / '.venv' / 'bin' / 'python'} (.venv/ in the workspace)"
     )
 
 

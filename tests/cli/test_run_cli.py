@@ -173,7 +173,8 @@ def test_the_builtin_check_skips_tools_a_workspace_does_not_use(tmp_path: Path) 
     (tmp_path / "bad.py").write_text("import os\n")
     result = tether(tmp_path, "run", "check")
     assert result.returncode == 1
-    assert "ruff exited 1" in result.stdout
+    assert "error: ruff: 1 problem(s)" in result.stdout
+    assert "| bad.py:1: F401 `os` imported but unused" in result.stdout
 
 
 def test_version_and_workflows_never_import_the_language_server_stack(tmp_path: Path) -> None:

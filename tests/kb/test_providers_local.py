@@ -16,7 +16,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tether.kb.environment import find_site_packages, installed_versions
 from tether.kb.providers.base import (
     InvalidLibraryName,
     ProviderNotFound,
@@ -25,6 +24,7 @@ from tether.kb.providers.base import (
 from tether.kb.providers.local import LocalProvider
 from tether.kb.providers.local_node import exported_names
 from tether.kb.providers.readme import clean_readme
+from tether.project.environment import find_site_packages, installed_versions
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_SITE = REPO / ".venv" / "lib" / "python3.11" / "site-packages"
@@ -60,7 +60,7 @@ def test_no_module_of_the_distributions_is_imported() -> None:
         from pathlib import Path
         from importlib import metadata
         from tether.kb.providers.local import LocalProvider
-        from tether.kb.environment import installed_versions
+        from tether.project.environment import installed_versions
         import tether.kb.providers.local_python, tether.kb.providers.python_outline
         import tether.kb.providers.local_node, tether.kb.providers.readme
         site = Path({str(VENV_SITE)!r})

@@ -24,10 +24,10 @@ def deps(as_json: bool, directory: str) -> None:
 
     Problems in those files are printed on stderr as `path:line: reason`, then notes
     (such as dynamic dependencies that were not read) as `note: ...`; neither changes
-    the exit status.
+    the exit status. A workspace that declares no dependencies says so on stdout.
     """
     from tether.kb.deps import detect_dependencies
-    from tether.kb.environment import find_site_packages, installed_versions
+    from tether.project.environment import find_site_packages, installed_versions
 
     workspace = resolve_workspace(directory)
     config = load_settings(workspace)
@@ -48,6 +48,11 @@ def deps(as_json: bool, directory: str) -> None:
         )
         for dependency in detection.dependencies
     ]
+    if not rows:
+        click.echo(
+            f"no dependencies declared in {workspace} (read: pyproject.toml, setup.cfg, "
+            "Pipfile, requirements*.txt, requirements/, package.json)"
+        )
     widths = [max((len(row[column]) for row in rows), default=0) for column in range(4)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)]

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tether.config import TetherConfig
+    from tether.project.environment import ProjectEnvironment
 
 logger = logging.getLogger(__name__)
 
@@ -124,64 +125,29 @@ def configuration(workspace: Path) -> tuple[TetherConfig, list[Finding]]:
 # -- local docs: which interpreter and site-packages --------------------------------------
 
 
-@dataclass(frozen=True)
-class _Origin:
-    """Which Python environment the local docs provider reads, and why that one."""
-
-    interpreter: str
-    reason: str
-    fallback: bool = False
-    """True: no project environment was found; tether's own is read instead."""
-
-
 async def site_packages(workspace: Path, config: TetherConfig) -> list[Finding]:
-    try:
-        from tether.kb.environment import find_site_packages, installed_versions
-    except ImportError as error:
-        return [Finding("local docs", WARNING, f"not available in this build: {error}")]
+    from tether.project.environment import find_environment, installed_versions
 
-    def scan() -> tuple[list[Path], int, _Origin]:
-        found = find_site_packages(workspace, config.interpreter)
-        return found, len(installed_versions(found)), _site_origin(workspace, config, found)
+    def scan() -> tuple[ProjectEnvironment, int]:
+        environment = find_environment(workspace, config.interpreter)
+        return environment, len(installed_versions(environment.site_dirs))
 
-    found, count, origin = await in_thread(scan)
+    environment, count = await in_thread(scan)
     fix = (
         "create the project's .venv in the workspace, activate its environment, or set "
         "`interpreter` in .tether/config.toml"
     )
     interpreter = Finding(
         "interpreter",
-        WARNING if origin.fallback else OK,
-        f"{origin.interpreter} ({origin.reason})",
-        fix if origin.fallback else "",
+        WARNING if environment.fallback else OK,
+        f"{environment.python} ({environment.origin})",
+        fix if environment.fallback else "",
     )
+    found = environment.site_dirs
     if not found:
         return [interpreter, Finding("site-packages", WARNING, "none found", fix)]
     shown = ", ".join(str(path) for path in found[:2]) + (" …" if len(found) > 2 else "")
     return [interpreter, Finding("site-packages", OK, f"{shown} ({count} packages)")]
-
-
-def _site_origin(workspace: Path, config: TetherConfig, found: list[Path]) -> _Origin:
-    first = found[0] if found else None
-
-    def under(folder: Path) -> bool:
-        return first is not None and first.is_relative_to(folder.resolve())
-
-    def venv_python(folder: Path) -> str:
-        for candidate in (folder / "bin" / "python", folder / "Scripts" / "python.exe"):
-            if candidate.exists():
-                return str(candidate)
-        return str(folder)
-
-    for name in (".venv", "venv"):
-        if under(workspace / name):
-            return _Origin(venv_python(workspace / name), f"the workspace's {name}")
-    virtual_env = os.environ.get("VIRTUAL_ENV")
-    if virtual_env and under(Path(virtual_env)):
-        return _Origin(venv_python(Path(virtual_env)), "$VIRTUAL_ENV")
-    if config.interpreter:
-        return _Origin(config.interpreter, "`interpreter` in .tether/config.toml")
-    return _Origin(sys.executable, "no project environment found: tether's own", fallback=True)
 
 
 # -- the docs cache -------------------------------------------------------------------------

@@ -12,6 +12,8 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_RESUMABLE = 3
 EXIT_CANCELLED = 4
+EXIT_NOTHING_RAN = 5
+"""The run succeeded with every step skipped: nothing was checked (see RunState.nothing_ran)."""
 EXIT_INTERRUPTED = 130
 
 

@@ -106,6 +106,8 @@ class PlainRenderer:
                 status = data.get("status")
                 took = format_duration((data.get("duration_ms") or 0) / 1000)
                 detail = data.get("error") or data.get("reason")
+                if isinstance(detail, str):
+                    detail = detail.partition("\n")[0]  # the rest is in the summary
                 self._line(f"{event.step}: {status} ({took})" + (f": {detail}" if detail else ""))
             case _:
                 pass

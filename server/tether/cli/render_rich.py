@@ -56,7 +56,8 @@ class RichRenderer:
             case EventType.STEP_FINISHED:
                 row["status"] = event.data.get("status")
                 row["took"] = (event.data.get("duration_ms") or 0) / 1000
-                row["last"] = event.data.get("error") or event.data.get("reason") or ""
+                detail = event.data.get("error") or event.data.get("reason") or ""
+                row["last"] = str(detail).partition("\n")[0]  # the rest is in the summary
             case _:
                 return
         self.live.update(self._table())

@@ -15,12 +15,13 @@ from tether.cli.errors import (
     EXIT_CANCELLED,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
+    EXIT_NOTHING_RAN,
     EXIT_OK,
     EXIT_RESUMABLE,
     fail,
 )
 from tether.cli.settings import load_settings, step_kinds
-from tether.cli.workspace import resolve_workspace
+from tether.cli.workspace import require_readable_project_files, resolve_workspace
 
 if TYPE_CHECKING:
     from tether.engine.execution import Execution
@@ -54,6 +55,8 @@ def parse_budget(text: str | None) -> float | None:
 def exit_code_for(state: RunState) -> int:
     from tether.engine.state import RunStatus
 
+    if state.nothing_ran:
+        return EXIT_NOTHING_RAN
     if state.status is RunStatus.SUCCEEDED:
         return EXIT_OK
     if state.status is RunStatus.PAUSED and state.reason == "interrupted":
@@ -177,6 +180,7 @@ def start_workflow(
     from tether.engine.runs import prune_runs, reap_abandoned_runs
 
     workspace = resolve_workspace(directory)
+    require_readable_project_files(workspace)
     budget_seconds = parse_budget(budget)
     config = load_settings(workspace)
     kinds = step_kinds(config)

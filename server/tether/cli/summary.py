@@ -21,6 +21,8 @@ from tether.engine.durations import format_duration
 from tether.engine.state import RunState, RunStatus, StepRecord, StepStatus
 
 _FIRST_LINES = 6
+_DETAIL_LINES = 12
+"""Lines of a step's own multi-line error (failing tests, lint findings) printed."""
 _INSTRUCTION_CHARS = 20_000
 _LINE_CHARS = 1_000
 """Longest error, reason or cleanup text printed on one line (`tether show` has all)."""
@@ -51,15 +53,24 @@ def summary_sections(state: RunState, continuation: str | None) -> SummarySectio
         + (f" — {_clip(state.reason)}" if state.reason else "")
         + f" after {format_duration(state.active_ms / 1000)}"
     )
+    if state.nothing_ran:
+        reasons = "; ".join(f"{r.id}: {r.reason or 'skipped'}" for r in state.steps.values())
+        sections.status = _clip(f"nothing to {state.workflow} here: {reasons}")
     for record in state.steps.values():
         took = format_duration((record.duration_ms or 0) / 1000)
         line = f"  {record.status:<10} {record.id} ({took}, {record.attempts} attempt(s))"
         if record.status is StepStatus.SKIPPED and record.reason:
             line += f": {_clip(record.reason)}"
+        if record.status is StepStatus.SUCCEEDED and _output_summary(record.output):
+            line += f": {_output_summary(record.output)}"
         sections.steps.append(line)
         if record.status in (StepStatus.FAILED, StepStatus.TIMED_OUT):
-            sections.steps.append(f"    error: {_clip(str(record.error))}")
-            sections.steps.extend(f"    | {text}" for text in _first_lines(record.partial))
+            # A multi-line error is the step's own account (first line, then its findings,
+            # e.g. failing tests); otherwise the first lines of its output are the hint.
+            story, *details = str(record.error).splitlines() or [""]
+            sections.steps.append(f"    error: {_clip(story)}")
+            details = details[:_DETAIL_LINES] or _first_lines(record.partial)
+            sections.steps.extend(f"    | {_clip(text)}" for text in details)
         for problem in record.cleanup_errors:
             sections.steps.append(f"    cleanup: {_clip(str(problem))}")
     waiting = state.waiting_steps
@@ -105,6 +116,12 @@ def _closing_lines(
         more = f"  ... {left} more waiting steps; `tether show {state.run_id} --json` lists them"
         lines = [*lines[:_HAND_IN_LINES], more]
     return [*lines, commands[-1]]
+
+
+def _output_summary(output: Any) -> str:
+    """A step's own one-line account of a success (`summary` in its output), if any."""
+    summary = output.get("summary") if isinstance(output, dict) else None
+    return _clip(summary.splitlines()[0]) if isinstance(summary, str) and summary else ""
 
 
 def _request(record: StepRecord) -> dict[str, Any]:

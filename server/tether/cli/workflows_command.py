@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from tether.cli.errors import fail
 from tether.cli.output import print_json
 from tether.cli.settings import load_settings, step_kinds
+from tether.cli.workspace import resolve_workspace
 
 
 @click.command("workflows")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON list.")
-@click.option("-C", "directory", default=".", type=click.Path(file_okay=False), help="Workspace.")
+@click.option("-C", "directory", default=".", help="Workspace directory.")
 def workflows(as_json: bool, directory: str) -> None:
     """List the workflows available in this workspace."""
     from tether.engine.catalog import list_workflows
 
-    workspace = Path(directory).resolve()
+    workspace = resolve_workspace(directory)
     kinds = step_kinds(load_settings(workspace))
     rows = [entry.to_json() for entry in list_workflows(workspace, kinds)]
     if as_json:

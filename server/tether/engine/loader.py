@@ -26,7 +26,7 @@ from tether.engine.templating import check_reference, iter_references, shell_tem
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "workflows"
 PROJECT_SUBDIR = Path(".tether") / "workflows"
 
-_TOP_FIELDS = {"name", "description", "timeout", "max_parallel", "params", "steps"}
+_TOP_FIELDS = {"name", "description", "timeout", "max_parallel", "params", "required", "steps"}
 _STEP_FIELDS = {
     "id",
     "kind",
@@ -149,6 +149,16 @@ def parse_workflow(
     params = raw.get("params", {})
     if not isinstance(params, dict):
         raise fail("must be a table", "params", where.top("params"))
+    required = raw.get("required", [])
+    if not isinstance(required, list) or not all(isinstance(key, str) for key in required):
+        raise fail("must be a list of parameter names", "required", where.top("required"))
+    undeclared = [key for key in required if key not in params]
+    if undeclared:
+        raise fail(
+            f"names parameters not in [params]: {', '.join(undeclared)}",
+            "required",
+            where.top("required"),
+        )
 
     raw_steps = raw.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
@@ -196,6 +206,7 @@ def parse_workflow(
         timeout=timeout,
         max_parallel=max_parallel,
         params=dict(params),
+        required=tuple(required),
         source=path,
         spec_hash=_hash(dict(raw)),
     )
@@ -314,7 +325,10 @@ def _ancestors(step_id: str, by_id: Mapping[str, StepSpec]) -> set[str]:
 
 
 def apply_params(spec: WorkflowSpec, overrides: Mapping[str, str]) -> dict[str, Any]:
-    """Declared defaults overridden by -p KEY=VALUE, coerced to the declared type."""
+    """Declared defaults overridden by -p KEY=VALUE, coerced to the declared type.
+
+    A parameter the workflow lists as `required` must end up non-empty: a run without it
+    would only fail later, with a resume line that cannot help."""
     values = dict(spec.params)
     for key, text in overrides.items():
         if key not in spec.params:
@@ -325,6 +339,14 @@ def apply_params(spec: WorkflowSpec, overrides: Mapping[str, str]) -> dict[str, 
                 field="params",
             )
         values[key] = _coerce(text, spec.params[key], key, spec)
+    missing = [key for key in spec.required if not str(values.get(key, "")).strip()]
+    if missing:
+        given = " ".join(f"-p {key}=..." for key in missing)
+        raise WorkflowError(
+            f"workflow {spec.name!r} needs {', '.join(map(repr, missing))}: give {given}",
+            path=spec.source,
+            field="params",
+        )
     return values
 
 

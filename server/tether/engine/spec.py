@@ -47,6 +47,8 @@ class WorkflowSpec:
     max_parallel: int = 4
     params: dict[str, Any] = field(default_factory=dict)
     """Declared parameters with their defaults."""
+    required: tuple[str, ...] = ()
+    """Parameters a run cannot start without (empty counts as missing)."""
     source: Path | None = None
     spec_hash: str = ""
 

@@ -89,6 +89,16 @@ class RunState:
     updated_ts: float | None = None
     last_seq: int = 0
 
+    @property
+    def nothing_ran(self) -> bool:
+        """Succeeded with every step skipped: nothing was checked, built or tested, and
+        front ends must not report that as a pass (the CLI exits 5)."""
+        return (
+            self.status is RunStatus.SUCCEEDED
+            and bool(self.steps)
+            and all(record.status is StepStatus.SKIPPED for record in self.steps.values())
+        )
+
     def apply(self, event: Event) -> None:
         self.last_seq = event.seq
         self.updated_ts = event.ts

@@ -170,8 +170,11 @@ def _workspace_root(params: types.InitializeParams) -> Path:
         uri = params.workspace_folders[0].uri
     elif params.root_uri:
         uri = params.root_uri
+    from tether.project.root import find_workspace_root
+
     path = to_fs_path(uri) if uri else params.root_path
-    return Path(path).resolve() if path else Path.cwd().resolve()
+    # An editor opened on a subfolder works on the project above it, as the CLI does.
+    return find_workspace_root(Path(path) if path else Path.cwd())
 
 
 async def _serve(streams: Any) -> int:

@@ -7,7 +7,8 @@ ones; separate check steps would skip everything after a failure. Each tool of t
 Inputs: `target` (default "."). For the `fix` workflow's unrolled rounds: `round` (this
 check's number, 0 before any fix) and `rounds` (the fixes allowed): the output's
 `continue` says whether another fix round should run, and a check that is still red
-when no round is left fails the step.
+when no round is left fails the step. Without rounds (the `build` workflow) a red check
+fails the step at once, naming what failed: a build whose checks are red did not succeed.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ TOOLS: tuple[tuple[str, Tool], ...] = (
 MAX_ROUNDS = 5
 """Fix rounds the `fix` workflow unrolls; `rounds` may not exceed it."""
 _REPORT_LINES = 60
+_STORY_LINES = 6
 
 
 async def run_checks(ctx: StepContext) -> dict[str, Any]:
@@ -68,6 +70,8 @@ async def run_checks(ctx: StepContext) -> dict[str, Any]:
         "report": _report(ordered),
         "tools": ordered,
     }
+    if rounds is None and failed:
+        raise StepFailed(_failure_story(ordered, failed))
     if rounds is not None:
         round_number, allowed = rounds
         output["round"] = round_number
@@ -94,12 +98,22 @@ def _rounds(ctx: StepContext) -> tuple[int, int] | None:
     return round_number, allowed
 
 
+def _failure_story(results: dict[str, dict[str, str]], failed: list[str]) -> str:
+    """The step's error: which checks failed, then each one's own first lines."""
+    lines = [f"checks failing: {', '.join(failed)}"]
+    for name in failed:
+        lines.extend(results[name]["detail"].splitlines()[:_STORY_LINES])
+    return "\n".join(lines)
+
+
 def _report(results: dict[str, dict[str, str]]) -> str:
     """Markdown an agent or a model can act on: the verdict, then each failure's output."""
     failed = [name for name, r in results.items() if r["status"] == "failed"]
     passed = [name for name, r in results.items() if r["status"] == "passed"]
     skipped = [name for name, r in results.items() if r["status"] == "skipped"]
     verdict = "All checks pass" if not failed else f"Failing: {', '.join(failed)}"
+    if not failed and not passed:
+        verdict = "Nothing to check here: every tool was skipped (so nothing passed)"
     lines = [
         f"{verdict}. Passed: {', '.join(passed) or 'none'}. "
         f"Skipped: {', '.join(skipped) or 'none'}."
@@ -107,7 +121,10 @@ def _report(results: dict[str, dict[str, str]]) -> str:
     for name in failed:
         result = results[name]
         tail = "\n".join(result.get("output", "").splitlines()[-_REPORT_LINES:])
-        lines += ["", f"### {name}: {result['detail']}", "", fenced(tail or "(no output)")]
+        story, *findings = result["detail"].splitlines() or [""]
+        lines += ["", f"### {name}: {story}", ""]
+        lines += [f"- {finding}" for finding in findings]
+        lines += ["", fenced(tail or "(no output)")]
     for name in skipped:
         lines.append(f"- {name} skipped: {results[name]['detail']}")
     return "\n".join(lines)

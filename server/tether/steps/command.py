@@ -1,4 +1,8 @@
-"""The `command` step kind: an argv list (or a shell string with shell = true)."""
+"""The `command` step kind: an argv list (or a shell string with shell = true).
+
+A non-zero exit fails the step; with `retry_on_exit = [codes]` those exit codes are
+retryable instead (within the step's `retries`), e.g. a flaky test suite's 1.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from tether.engine.context import StepContext
-from tether.engine.errors import StepFailed
+from tether.engine.errors import StepFailed, TransientError
 from tether.engine.spec import StepSpec
 from tether.steps.process import run_process
 
-_FIELDS = {"run", "shell", "cwd", "env"}
+_FIELDS = {"run", "shell", "cwd", "env", "retry_on_exit"}
 _MARGIN = 0.5
 
 
@@ -41,6 +45,11 @@ class CommandKind:
             problems.append(("env", "must be a table of strings"))
         if not isinstance(options.get("cwd", "."), str):
             problems.append(("cwd", "must be a path string"))
+        codes = options.get("retry_on_exit", [])
+        if not isinstance(codes, list) or not all(
+            isinstance(code, int) and not isinstance(code, bool) and code != 0 for code in codes
+        ):
+            problems.append(("retry_on_exit", "must be a list of non-zero exit codes, e.g. [1]"))
         return problems
 
     def cancel_grace(self, step: StepSpec) -> float:
@@ -59,5 +68,8 @@ class CommandKind:
             raise StepFailed(f"command not found: {argv[0]} ({error.strerror})") from error
         if result.exit_code != 0:
             last = result.tail.strip().splitlines()[-1:] or [""]
-            raise StepFailed(f"exit code {result.exit_code}: {last[0][:300]}".rstrip(": "))
+            message = f"exit code {result.exit_code}: {last[0][:300]}".rstrip(": ")
+            if result.exit_code in options.get("retry_on_exit", []):
+                raise TransientError(message)
+            raise StepFailed(message)
         return {"exit_code": result.exit_code, "text": result.tail}

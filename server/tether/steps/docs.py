@@ -111,7 +111,7 @@ def _status(result: DocsResult) -> str:
 def _wanted(libraries: Any, workspace: Path, config: TetherConfig) -> list[Wanted]:
     from tether.kb.deps import detect_dependencies
     from tether.kb.deps.model import group_rank
-    from tether.kb.environment import find_site_packages, installed_versions
+    from tether.project.environment import find_site_packages, installed_versions
 
     names = libraries if isinstance(libraries, list) else str(libraries).split(",")
     names = [name.strip() for name in names if name.strip() and name.strip() != "detected"]

@@ -71,8 +71,8 @@ class LocalProvider:
         with self._lock:
             if self._python is None:
                 # Imported on first use: a CLI cache hit must stay cheap to start.
-                from tether.kb.environment import find_site_packages
                 from tether.kb.providers.local_python import PythonPackages
+                from tether.project.environment import find_site_packages
 
                 site_dirs = self._site_dirs
                 if site_dirs is None:
