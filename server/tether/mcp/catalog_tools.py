@@ -121,7 +121,7 @@ class CatalogTools:
 
     async def list_dependencies(self) -> CallToolResult:
         from tether.kb.deps import detect_dependencies
-        from tether.kb.environment import find_site_packages, installed_versions
+        from tether.project.environment import find_site_packages, installed_versions
 
         config = self.workspace.settings()
         root = self.workspace.root
