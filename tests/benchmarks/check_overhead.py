@@ -87,9 +87,7 @@ def main() -> None:
                 "pytest_median_s": round(pytest_median, 2),
                 "check_median_s": round(check_median, 2),
                 "ratio": round(check_median / pytest_median, 3),
-                "ratios": [
-                    round(c / p, 3) for c, p in zip(check_runs, pytest_runs, strict=True)
-                ],
+                "ratios": [round(c / p, 3) for c, p in zip(check_runs, pytest_runs, strict=True)],
                 "cpus": os.cpu_count(),
                 "load_1min": round(os.getloadavg()[0], 2),
             },
