@@ -29,7 +29,7 @@ async def test_shutdown_mid_run_pauses_it_and_answers_within_a_second(
     started = time.monotonic()
     await client.shutdown_async(None)
     assert time.monotonic() - started < 1.0
-    # The run paused before the answer to `shutdown`, so its request got the paused run.
+    # The run paused (promptly, its steps honour SIGTERM), so its request got the paused run.
     paused = await asyncio.wait_for(request, 5)
     assert paused["status"] == "paused"
     assert paused["resume_command"].startswith(f"tether resume {run_id}")
