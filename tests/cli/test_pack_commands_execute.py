@@ -67,6 +67,10 @@ def test_every_command_in_the_pack_runs_as_written(tmp_path: Path) -> None:
     (project / "tests" / "test_app.py").write_text(
         "from src.app import answer\n\n\ndef test_answer() -> None:\n    assert answer() == 42\n"
     )
+    # `-p target=src` narrows pytest to src/: give it a test there (else: nothing to check).
+    (project / "src" / "test_answer.py").write_text(
+        "from src.app import answer\n\n\ndef test_it() -> None:\n    assert answer() == 42\n"
+    )
     bin_dir = str(Path(sys.executable).parent)
     env = {
         **os.environ,
