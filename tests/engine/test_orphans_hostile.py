@@ -62,12 +62,14 @@ def test_sigkill_during_a_parallel_spawn_never_leaves_processes_behind(tmp_path:
             assert owner.stdout.readline().strip() == b"go"
             # The targeted instant: somewhere in the fork/record window of the 16 spawns.
             time.sleep(rng.uniform(0.0, 0.25))
+            owner_cmdline = psutil.Process(owner.pid).cmdline()
             owner.send_signal(signal.SIGKILL)
             owner.wait(timeout=30)
         finally:
             if owner.returncode is None:
                 owner.kill()
         _wait_until_unlocked(workspace)
+        _wait_until_forks_have_exec(owner_cmdline)
         reap_abandoned_runs(workspace)
         left = _still_running(_sleepers(marker))
         if left:
@@ -151,6 +153,18 @@ def _wait_until_unlocked(workspace: Path) -> None:
         except LockHeld:
             assert time.monotonic() < deadline, "the dead owner's lock was never released"
             time.sleep(0.01)
+
+
+def _wait_until_forks_have_exec(owner_cmdline: list[str]) -> None:
+    """A child the owner forked just before dying may not have exec'd yet (it still runs
+    the owner's program, without its step's token); a successor arriving microseconds
+    later would miss it, one arriving at any human pace would not. Wait for the exec."""
+    deadline = time.monotonic() + 10
+    while any(
+        process.info["cmdline"] == owner_cmdline for process in psutil.process_iter(["cmdline"])
+    ):
+        assert time.monotonic() < deadline, "a fork of the dead owner never exec'd"
+        time.sleep(0.01)
 
 
 def _sleepers(marker: str) -> list[int]:

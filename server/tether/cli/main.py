@@ -6,6 +6,7 @@ imports no subcommand module, and nothing on a CLI path imports pygls or lsproto
 
 from __future__ import annotations
 
+import errno
 import importlib
 import importlib.util
 import sys
@@ -35,6 +36,16 @@ _COMMANDS: dict[str, str] = {
 
 
 class LazyGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OSError as error:
+            # A read-only workspace or run directory, a refused state file: one line
+            # naming what could not be done where, exit 2; never a traceback.
+            from tether.cli.errors import fail
+
+            fail(describe_os_error(error))
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [name for name in _COMMANDS if self._available(name)]
 
@@ -62,6 +73,15 @@ class LazyGroup(click.Group):
 @click.version_option(__version__, "--version", prog_name="tether", message="%(prog)s %(version)s")
 def cli() -> None:
     """Workflows for AI coding agents that never hang, and docs for your dependencies."""
+
+
+def describe_os_error(error: OSError) -> str:
+    if error.filename is None:
+        return str(error)
+    target = error.filename
+    if isinstance(error, PermissionError) or error.errno == errno.EROFS:
+        return f"cannot write {target}: {error.strerror} (is the workspace read-only?)"
+    return f"{target}: {error.strerror or error}"
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -202,12 +202,18 @@ class Execution:
         become_child_subreaper()
         poller = asyncio.create_task(self._poll_cancel_requests(), name="cancel-poll")
         try:
-            return await self.runner.run()
+            state = await self.runner.run()
         finally:
             poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
             self.close()
+        if self.journal.failed and state.status is RunStatus.SUCCEEDED:
+            # Its journal lacks events: a later show or resume would not see this
+            # outcome. Say so rather than report plain success; resume completes it.
+            state.status = RunStatus.FAILED
+            state.reason = f"the journal is incomplete ({self.journal.failed}); resume the run"
+        return state
 
     async def _poll_cancel_requests(self) -> None:
         while not self.check_cancel_request():

@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 
 from tether.engine.events import Event, EventType
+from tether.engine.runfiles import open_run_file, read_run_file, write_run_file
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,9 @@ ARTIFACTS_DIR = "artifacts"
 ARTIFACT_CAP = 64 * 1024
 """Serialized size above which a payload goes to an artifact file instead of the journal."""
 
+JOURNAL_READ_LIMIT = 2 * 1024 * 1024 * 1024
+"""A journal larger than this is refused rather than read (a symlink to /dev/zero, say)."""
+ARTIFACT_READ_LIMIT = 256 * 1024 * 1024
 ARTIFACT_KEY = "$artifact"
 ARTIFACT_BYTES = b'"$artifact"'
 _EVENT_TYPES = {str(kind): kind for kind in EventType}
@@ -87,30 +91,43 @@ class JournalWriter:
         self.durability = Durability(durability)
         self.artifact_cap = artifact_cap
         self.failed: str | None = None
-        """The first write error, if any; the run goes on but is no longer durable."""
+        """The first write error, if any. Nothing more is appended after it (a journal
+        with a hole would replay wrongly); the run goes on but its journal is incomplete,
+        and its owner must not report plain success."""
         existed = path.exists()
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._fd = open_run_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         if existed:
             _cut_torn_tail(self._fd, path)
+        self._size = os.fstat(self._fd).st_size
+        """Bytes of whole lines written: where a failed write is cut back to."""
         self._syncer: _Syncer | None = None
         if self.durability is not Durability.NONE:
             self._syncer = _Syncer(self._fd, path, sync_directory=not existed)
 
     def __call__(self, event: Event) -> None:
-        if self._fd < 0:
+        if self._fd < 0 or self.failed:
             return
         record = event.to_json()
         line = orjson.dumps(record)
         if len(line) > self.artifact_cap and event.type in _PAYLOAD_FIELDS:
             line = self._externalise(event, record)
+        data = line + b"\n"
         try:
-            _write_all(self._fd, line + b"\n")
+            _write_all(self._fd, data)
         except OSError as error:
-            # The subscriber contract: log and let the run go on. Remember it so the
-            # owner can say the journal is incomplete.
-            self.failed = self.failed or f"{self.path}: cannot append: {error}"
+            # The subscriber contract: log and let the run go on. A write can fail half
+            # way (ENOSPC, EFBIG): cut back to the last whole line, so that the journal
+            # stays readable and resumable once space returns.
+            self.failed = f"{self.path}: cannot append event {event.seq}: {error.strerror}"
             logger.error("journal write failed for %s seq %d: %s", self.path, event.seq, error)
+            try:
+                os.ftruncate(self._fd, self._size)
+            except OSError as cut_error:
+                # The torn line stays; the next owner cuts it before appending (and a
+                # reader ignores a torn last line).
+                logger.error("cannot cut %s back to its last line: %s", self.path, cut_error)
             return
+        self._size += len(data)
         if self._syncer is not None and (
             self.durability is Durability.EVERY_EVENT or event.type in _BOUNDARIES
         ):
@@ -127,7 +144,7 @@ class JournalWriter:
             reference = f"{ARTIFACTS_DIR}/{event.seq}-{name}.json"
             try:
                 directory.mkdir(exist_ok=True)
-                (self.path.parent / reference).write_bytes(payload)
+                write_run_file(self.path.parent / reference, payload)
             except OSError as error:
                 logger.error("cannot write artifact %s: %s", reference, error)
                 record[name] = {"$truncated": f"{len(payload)} bytes; artifact not written"}
@@ -150,6 +167,7 @@ class JournalWriter:
             return
         if self._syncer is not None:
             self._syncer.close()
+            self.failed = self.failed or self._syncer.error
         os.close(self._fd)
         self._fd = -1
 
@@ -166,6 +184,8 @@ class _Syncer:
         self._closing = False
         self._artifacts: list[Path] = []
         self._sync_directory = sync_directory
+        self.error: str | None = None
+        """The first fsync failure: what was written may not be on disk."""
         self._thread = threading.Thread(target=self._work, name="tether-journal-sync", daemon=True)
         self._thread.start()
 
@@ -225,6 +245,7 @@ class _Syncer:
                     self._sync_directory = False
             except OSError as error:
                 logger.error("journal fsync failed for %s: %s", self._path, error)
+                self.error = self.error or f"{self._path}: cannot sync: {error.strerror}"
             with self._condition:
                 self._done = target
                 self._condition.notify_all()
@@ -276,8 +297,16 @@ def read_events(path: Path, *, resolve_artifacts: bool = True) -> Iterator[Event
     Raises JournalError naming the file and line for a damaged line, a sequence number
     that does not increase, or a missing artifact.
     """
+    for _, event in read_numbered_events(path, resolve_artifacts=resolve_artifacts):
+        yield event
+
+
+def read_numbered_events(
+    path: Path, *, resolve_artifacts: bool = True
+) -> Iterator[tuple[int, Event]]:
+    """read_events, with each event's line number (for errors found later, in replay)."""
     try:
-        data = path.read_bytes()
+        data = read_run_file(path, limit=JOURNAL_READ_LIMIT)
     except FileNotFoundError as error:
         raise JournalError(f"{path}: no journal") from error
     except OSError as error:
@@ -302,7 +331,7 @@ def read_events(path: Path, *, resolve_artifacts: bool = True) -> Iterator[Event
         if event.seq <= previous_seq:
             raise JournalError(f"{path}:{number}: sequence number {event.seq} after {previous_seq}")
         previous_seq = event.seq
-        yield event
+        yield number, event
 
 
 def _event(record: dict[str, Any]) -> Event:
@@ -334,7 +363,7 @@ def _resolve(record: dict[str, Any], path: Path, number: int) -> None:
             raise JournalError(f"{path}:{number}: invalid artifact reference {reference!r}")
         artifact = path.parent / reference
         try:
-            record[name] = orjson.loads(artifact.read_bytes())
+            record[name] = orjson.loads(read_run_file(artifact, limit=ARTIFACT_READ_LIMIT))
         except (OSError, orjson.JSONDecodeError) as error:
             raise JournalError(
                 f"{path}:{number}: cannot read artifact {reference}: {error}"

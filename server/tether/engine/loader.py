@@ -20,6 +20,7 @@ from tether.engine.durations import parse_duration
 from tether.engine.errors import WorkflowError
 from tether.engine.kinds import KindRegistry
 from tether.engine.retry import RetryPolicy
+from tether.engine.runfiles import read_run_file
 from tether.engine.spec import StepSpec, WorkflowSpec
 from tether.engine.templating import check_reference, iter_references, shell_template_problems
 
@@ -41,6 +42,12 @@ _STEP_FIELDS = {
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _TOML_LINE = re.compile(r"at line (\d+)")
+
+MAX_NESTING = 64
+"""Levels of tables and arrays a workflow file may nest (templating walks them)."""
+_CYCLE_SHOWN = 12
+WORKFLOW_FILE_LIMIT = 1024 * 1024
+"""Bytes; a workflow file larger than this is refused, not read."""
 
 
 def find_workflows(workspace: Path) -> dict[str, Path]:
@@ -106,7 +113,9 @@ def _hash(value: Any) -> str:
 
 def load_workflow(path: Path, kinds: KindRegistry) -> WorkflowSpec:
     try:
-        text = path.read_text(encoding="utf-8")
+        # A regular file, not through a symlink (a FIFO named *.toml must not hang
+        # `tether workflows`), of a sane size; built-ins may belong to root.
+        text = read_run_file(path, limit=WORKFLOW_FILE_LIMIT, owned=False).decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise WorkflowError(f"cannot read workflow file: {error}", path=path) from error
     try:
@@ -115,7 +124,31 @@ def load_workflow(path: Path, kinds: KindRegistry) -> WorkflowSpec:
         match = _TOML_LINE.search(str(error))
         line = int(match.group(1)) if match else None
         raise WorkflowError(f"invalid TOML: {error}", path=path, line=line) from error
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables recursively.
+        raise WorkflowError(
+            f"nested too deeply to parse (more than {MAX_NESTING} levels allowed)", path=path
+        ) from None
+    depth = _nesting_depth(raw)
+    if depth > MAX_NESTING:
+        raise WorkflowError(f"nested {depth} levels deep; at most {MAX_NESTING}", path=path)
     return parse_workflow(raw, path, text, kinds)
+
+
+def _nesting_depth(value: Any) -> int:
+    """How deeply tables and arrays nest in `value`, counted without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        current, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_NESTING:
+            break  # enough to refuse it
+        if isinstance(current, dict):
+            stack.extend((item, depth + 1) for item in current.values())
+        elif isinstance(current, list):
+            stack.extend((item, depth + 1) for item in current)
+    return deepest
 
 
 def parse_workflow(
@@ -289,14 +322,26 @@ def _parse_retry(value: Any, fail: Any) -> RetryPolicy:
 
 
 def _check_acyclic(steps: list[StepSpec], path: Path, where: _Locator) -> None:
+    """Depth-first search with an explicit stack: a chain of any length, no recursion."""
     index_of = {step.id: index for index, step in enumerate(steps)}
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
-
-    def visit(step_id: str, trail: list[str]) -> None:
-        state[step_id] = 1
-        for need in steps[index_of[step_id]].needs:
+    for root in steps:
+        if root.id in state:
+            continue
+        trail = [root.id]  # the current path, parallel to `pending`
+        pending = [iter(root.needs)]
+        state[root.id] = 1
+        while pending:
+            need = next(pending[-1], None)
+            if need is None:
+                state[trail.pop()] = 2
+                pending.pop()
+                continue
             if state.get(need) == 1:
-                cycle = [*trail[trail.index(need) :], need] if need in trail else [step_id, need]
+                step_id = trail[-1]
+                cycle = [*trail[trail.index(need) :], need]
+                if len(cycle) > _CYCLE_SHOWN:
+                    cycle = [*cycle[:_CYCLE_SHOWN], f"... ({len(cycle) - 1} steps)"]
                 index = index_of[step_id]
                 raise WorkflowError(
                     f"dependency cycle: {' -> '.join(cycle)}",
@@ -305,12 +350,9 @@ def _check_acyclic(steps: list[StepSpec], path: Path, where: _Locator) -> None:
                     field=f"steps[{index}] ({step_id}).needs",
                 )
             if state.get(need) is None:
-                visit(need, [*trail, need])
-        state[step_id] = 2
-
-    for step in steps:
-        if step.id not in state:
-            visit(step.id, [step.id])
+                state[need] = 1
+                trail.append(need)
+                pending.append(iter(steps[index_of[need]].needs))
 
 
 def _ancestors(step_id: str, by_id: Mapping[str, StepSpec]) -> set[str]:

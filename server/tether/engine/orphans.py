@@ -31,6 +31,7 @@ from tether.engine.platform import (
     kill_group_now,
     kill_pids,
     reap_children,
+    reap_group_zombies,
 )
 from tether.engine.runfiles import RunFileError, read_run_file, write_run_file
 
@@ -72,8 +73,10 @@ def mark_step_processes(run_dir: Path) -> StepProcesses:
 def sweep(mark: StepProcesses, pgid: int | None = None) -> list[int]:
     """Kill everything the step started, wherever it went; then forget the record."""
     killed = kill_marked(mark.env_value, spare={pgid} if pgid else set())
-    if pgid is not None and group_alive(pgid):
-        kill_group_now(pgid)  # members that cleared their environment
+    if pgid is not None:
+        if group_alive(pgid):
+            kill_group_now(pgid)  # members that cleared their environment
+        reap_group_zombies(pgid)
     mark.record.unlink(missing_ok=True)
     return killed
 

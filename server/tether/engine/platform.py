@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from tether.engine.runfiles import RunFileError, open_run_file, read_run_file
+
 IS_WINDOWS = sys.platform == "win32"
 
 
@@ -140,6 +142,27 @@ def reap_children(pids: list[int]) -> None:
                 pending.discard(pid)
         if pending:
             time.sleep(0.005)
+
+
+def reap_group_zombies(pgid: int) -> None:
+    """Linux: collect our zombie children from group `pgid` (members re-parented to us,
+    the subreaper, when the step's shell died), except its leader, whom asyncio waits
+    for. Without this they would stay zombies for the life of a language server."""
+    if sys.platform != "linux":
+        return
+    me = os.getpid()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == pgid:
+            continue
+        try:
+            with open(f"{entry.path}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # After the command name: state, ppid, pgrp (proc(5)).
+        if fields[0] == b"Z" and int(fields[1]) == me and int(fields[2]) == pgid:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(int(entry.name), os.WNOHANG)
 
 
 _PR_SET_CHILD_SUBREAPER = 36
@@ -276,6 +299,7 @@ class LockHeld(Exception):
         super().__init__(f"run {path.parent.name} is owned by {owner}")
 
 
+_LOCK_FILE_LIMIT = 4096
 _OWNER_READS = 20
 _OWNER_READ_PAUSE = 0.002
 
@@ -300,7 +324,10 @@ class RunLock:
         # loser can find the file empty for an instant. Then it looks again, briefly: the
         # pid it reports must be the owner's. Bounded at about 40 ms; never a wait on the lock.
         for attempt in range(_OWNER_READS):
-            handle = open(self.path, "a+", encoding="ascii")  # noqa: SIM115 - held until release
+            # Never through a symlink, only a regular file we own: a planted `lock`
+            # must not let the owner's pid write truncate some other file.
+            fd = open_run_file(self.path, os.O_RDWR | os.O_CREAT)
+            handle = os.fdopen(fd, "r+", encoding="ascii")
             try:
                 _lock_nonblocking(handle)
             except OSError:
@@ -371,9 +398,9 @@ def lock_owner(path: Path) -> LockOwner | None:
         probe.release()
         return None
     try:
-        text = path.read_text(encoding="ascii", errors="replace")
-    except FileNotFoundError:
-        return None
+        text = read_run_file(path, limit=_LOCK_FILE_LIMIT).decode("ascii", errors="replace")
+    except (FileNotFoundError, RunFileError):
+        return None  # no lock, or not a lock tether could have made
     owner = _parse_owner(text)
     if owner.pid is None or not process_alive(owner.pid):
         return None

@@ -32,8 +32,10 @@ class RunFileError(OSError):
         return str(self.args[0]) if self.args else "refused"
 
 
-def open_run_file(path: Path, flags: int, mode: int = 0o644) -> int:
+def open_run_file(path: Path, flags: int, mode: int = 0o644, *, owned: bool = True) -> int:
     """os.open(path, flags) for a regular file the user owns, never through a symlink.
+
+    `owned=False` drops the owner check (built-in workflow files installed by root).
 
     Raises FileNotFoundError as os.open does, and RunFileError for a symlink, a special
     file or a file owned by someone else.
@@ -50,7 +52,7 @@ def open_run_file(path: Path, flags: int, mode: int = 0o644) -> int:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise RunFileError(f"{path}: not a regular file; refusing to use it")
-        if _HAS_UIDS and info.st_uid != os.getuid():
+        if owned and _HAS_UIDS and info.st_uid != os.getuid():
             raise RunFileError(f"{path}: owned by another user; refusing to use it")
         if _NONBLOCK:
             os.set_blocking(fd, True)  # regular files never block; restore normal writes
@@ -60,9 +62,9 @@ def open_run_file(path: Path, flags: int, mode: int = 0o644) -> int:
     return fd
 
 
-def read_run_file(path: Path, *, limit: int = READ_LIMIT) -> bytes:
+def read_run_file(path: Path, *, limit: int = READ_LIMIT, owned: bool = True) -> bytes:
     """The whole of a state file, refused past `limit` bytes."""
-    fd = open_run_file(path, os.O_RDONLY)
+    fd = open_run_file(path, os.O_RDONLY, owned=owned)
     try:
         if os.fstat(fd).st_size > limit:
             raise RunFileError(f"{path}: larger than {limit} bytes; refusing to read it")

@@ -18,9 +18,16 @@ from pathlib import Path
 import orjson
 
 from tether.engine.events import Event, EventBus, EventType
-from tether.engine.journal import JOURNAL_NAME, Durability, JournalError, JournalWriter, read_events
+from tether.engine.journal import (
+    JOURNAL_NAME,
+    Durability,
+    JournalError,
+    JournalWriter,
+    read_numbered_events,
+)
 from tether.engine.orphans import GROUPS_DIR, reap_orphans
 from tether.engine.platform import IS_WINDOWS, LockHeld, LockOwner, RunLock, lock_owner, send_wake
+from tether.engine.runfiles import check_run_dir, write_run_file
 from tether.engine.runids import RUN_ID, run_dir, runs_dir
 from tether.engine.state import RunState, RunStatus, StepStatus
 
@@ -48,7 +55,12 @@ class ResumeRefused(Exception):
 
 def journal_of(workspace: Path, run_id: str) -> Path:
     """The journal of an existing run. Raises RunIdError before any path is formed."""
-    path = run_dir(workspace, run_id) / JOURNAL_NAME
+    directory = run_dir(workspace, run_id)
+    try:
+        check_run_dir(directory)  # lstat: a symlinked run directory is refused
+    except FileNotFoundError:
+        raise RunNotFound(f"no run {run_id!r} in {workspace}") from None
+    path = directory / JOURNAL_NAME
     if not path.is_file():
         raise RunNotFound(f"no run {run_id!r} in {workspace}")
     return path
@@ -66,8 +78,14 @@ def replay(journal: Path, run_id: str) -> RunState:
     unrecorded_ms = 0
     invocation_start: float | None = None
     last_ts = 0.0
-    for event in read_events(journal):
-        state.apply(event)
+    for number, event in read_numbered_events(journal):
+        try:
+            state.apply(event)
+        except (KeyError, ValueError, TypeError, AttributeError, AssertionError) as error:
+            # Valid JSON of the wrong shape (a step event without a step, an unknown
+            # status, a list where a table belongs): damaged, like unparseable JSON.
+            detail = f"{type(error).__name__}: {error}"
+            raise JournalError(f"{journal}:{number}: damaged journal line ({detail})") from error
         if event.type in _INVOCATION_STARTS:
             if invocation_start is not None:  # the previous invocation died
                 unrecorded_ms += round((last_ts - invocation_start) * 1000)
@@ -164,7 +182,7 @@ def summarize(journal: Path, run_id: str) -> RunSummary:
             status = str(RunStatus.PAUSED)
         workflow = str(first.data.get("workflow", ""))
         return RunSummary(run_id, workflow, status, first.ts, duration_ms, live, pid)
-    except (JournalError, OSError) as error:
+    except (JournalError, OSError, KeyError, ValueError, TypeError) as error:
         started = _mtime(journal)
         return RunSummary(run_id, "", "unknown", started, 0, live, pid, error=str(error))
 
@@ -324,7 +342,9 @@ def request_cancel(
         lock.acquire()
     except LockHeld as held:
         # Request first, then wake: the owner looks for the request when woken.
-        cancel_request_path(directory).write_text(f"{os.getpid()} {time.time():.3f}\n")
+        write_run_file(
+            cancel_request_path(directory), f"{os.getpid()} {time.time():.3f}\n".encode()
+        )
         woken = held.wakeable and held.pid is not None and send_wake(held.pid)
         return CancelResult(CancelOutcome.REQUESTED, held.pid, woken)
     try:

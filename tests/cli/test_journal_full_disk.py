@@ -1,0 +1,63 @@
+"""A journal write that fails half way (a full disk) leaves no torn line behind, and the
+run never reports plain success; once space returns, show and resume work."""
+
+from __future__ import annotations
+
+import resource
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+CHATTY = """
+[[steps]]
+id = "chatty"
+kind = "command"
+run = "for i in $$(seq 1 3000); do echo line-$$i-padding-padding-padding-padding; done"
+shell = true
+"""
+LIMIT = 60_000
+
+
+def _limit_file_size() -> None:
+    # A real kernel write failure part way through a line: EFBIG past RLIMIT_FSIZE
+    # (ignoring SIGXFSZ), the same short-write-then-error sequence as ENOSPC.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (LIMIT, LIMIT))
+
+
+def tether(workspace: Path, *args: str, limited: bool = False) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tether", *args],
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=_limit_file_size if limited else None,
+    )
+
+
+def test_a_failed_journal_write_is_cut_back_and_never_reported_as_success(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / ".tether" / "workflows"
+    folder.mkdir(parents=True)
+    (folder / "chatty.toml").write_text(CHATTY)
+    result = tether(tmp_path, "run", "chatty", "--json", limited=True)
+    assert result.returncode != 0, result.stdout[-500:]
+    assert "journal is incomplete" in result.stdout + result.stderr
+    (run_dir,) = (tmp_path / ".tether" / "runs").iterdir()
+    journal = (run_dir / "events.jsonl").read_bytes()
+    assert journal.endswith(b"\n"), "a torn line was left in the journal"
+    for line in journal.splitlines():
+        orjson.loads(line)  # every line whole
+    # Space is back: the run is readable and resumable.
+    shown = tether(tmp_path, "show", run_dir.name, "--json")
+    assert "damaged" not in shown.stderr, shown.stderr
+    assert shown.returncode in (0, 3), shown.stderr
+    resumed = tether(tmp_path, "resume", run_dir.name, "--json")
+    assert resumed.returncode == 0, resumed.stdout[-500:] + resumed.stderr
+    assert orjson.loads(resumed.stdout)["status"] == "succeeded"
