@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tether.engine.durations import parse_duration
+from tether.engine.redaction import register as register_secret
 
 CONFIG_PATH = Path(".tether") / "config.toml"
 
@@ -186,6 +187,9 @@ def load_config(
         config = replace(config, context7=replace(config.context7, url=environ["CONTEXT7_API_URL"]))
     if environ.get("TETHER_CACHE_DIR") and config.docs.cache_dir is None:
         config = replace(config, docs=replace(config.docs, cache_dir=environ["TETHER_CACHE_DIR"]))
+    # The keys tether sends are secrets from the moment they are known (engine/redaction).
+    for key_env in (config.llm.api_key_env, config.context7.api_key_env):
+        register_secret(environ.get(key_env))
     return config, problems
 
 

@@ -40,9 +40,10 @@ class RawClient:
         self.null_id_errors: list[dict[str, Any]] = []
 
     @classmethod
-    async def start(cls, workspace: Path) -> RawClient:
+    async def start(cls, workspace: Path, extra_env: dict[str, str] | None = None) -> RawClient:
         env = {
             **os.environ,
+            **(extra_env or {}),
             "PYTHONPATH": os.pathsep.join([str(SERVER), os.environ.get("PYTHONPATH", "")]),
         }
         process = await asyncio.create_subprocess_exec(

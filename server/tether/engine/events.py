@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from tether.engine.redaction import Redactor
+
 logger = logging.getLogger(__name__)
 
 
@@ -87,6 +89,9 @@ class EventBus:
         return unsubscribe
 
     def publish(self, type: EventType, step: str | None = None, **data: Any) -> Event:
+        redactor = Redactor()
+        if redactor.active:  # every subscriber (journal, terminal, editor) sees it masked
+            data = redactor.json(data)
         event = Event(type, self.run_id, self._next_seq, time.time(), step, data)
         self._next_seq += 1
         for subscriber in list(self._subscribers):

@@ -26,6 +26,7 @@ import httpx
 import orjson
 
 from tether.engine.breaker import BreakerOpenError, BreakerState, CircuitBreaker
+from tether.engine.redaction import Redactor, StreamRedactor
 from tether.engine.retry import next_retry_delay
 from tether.steps.llm_config import LLMConfig
 from tether.steps.sse import SSEDecoder, SSEError, SSEEvent
@@ -145,7 +146,7 @@ class LLMClient:
         that is not a usable stream).
         """
         key = self._read_key()
-        redactor = _KeyRedactor(key)
+        redactor = Redactor([key])
         loop = asyncio.get_running_loop()
         clock = _CallClock(loop.time, remaining, loop.time() + self.config.total_timeout)
         headers = {"Authorization": f"Bearer {key}", "Accept": "text/event-stream"}
@@ -170,7 +171,7 @@ class LLMClient:
                     f"next probe in {exc.retry_in:.1f}s",
                     retry_in=exc.retry_in,
                 ) from None
-            stream = _StreamState(redactor, on_text)
+            stream = _StreamState(redactor.stream(), on_text)
             try:
                 await self._attempt(headers, body, clock, stream)
             except LLMError as error:
@@ -199,7 +200,7 @@ class LLMClient:
                 text="".join(stream.parts),
                 model=redactor.text(stream.model or self.config.model),
                 finish_reason=redactor.text(stream.finish_reason) if stream.finish_reason else None,
-                usage=_redact_json(stream.usage, redactor) if stream.usage is not None else None,
+                usage=redactor.json(stream.usage) if stream.usage is not None else None,
                 attempts=attempt,
             )
 
@@ -450,7 +451,7 @@ class _CallClock:
 class _StreamState:
     """What one attempt has received so far."""
 
-    redactor: _KeyRedactor
+    redactor: StreamRedactor
     on_text: Callable[[str], None]
     parts: list[str] = field(default_factory=list)
     has_text: bool = False
@@ -464,7 +465,7 @@ class _StreamState:
 
     def add(self, content: str) -> None:
         self.has_text = True
-        self._emit(self.redactor.stream(content))
+        self._emit(self.redactor.feed(content))
 
     def finish(self) -> None:
         self._emit(self.redactor.flush())
@@ -475,38 +476,7 @@ class _StreamState:
             self.on_text(safe)
 
 
-class _KeyRedactor:
-    """Replaces the key with "***", in whole strings and across streamed pieces.
-
-    For streamed text it holds back a tail that could be the start of the key until the next
-    piece shows it is not; a failed stream drops that tail (at most len(key) - 1 characters).
-    """
-
-    def __init__(self, key: str) -> None:
-        self._key = key
-        self._held = ""
-
-    def text(self, value: str) -> str:
-        return value.replace(self._key, "***")
-
-    def stream(self, piece: str) -> str:
-        combined = self.text(self._held + piece)
-        keep = self._key_prefix_at_end(combined)
-        self._held = combined[len(combined) - keep :] if keep else ""
-        return combined[: len(combined) - keep]
-
-    def flush(self) -> str:
-        held, self._held = self._held, ""
-        return held
-
-    def _key_prefix_at_end(self, text: str) -> int:
-        for size in range(min(len(self._key) - 1, len(text)), 0, -1):
-            if text.endswith(self._key[:size]):
-                return size
-        return 0
-
-
-def _sanitize(error: LLMError, redactor: _KeyRedactor) -> None:
+def _sanitize(error: LLMError, redactor: Redactor) -> None:
     """Last line of defence: no key in the message, no httpx objects (their requests carry
     the Authorization header) reachable from the error."""
     error.args = tuple(redactor.text(str(arg)) for arg in error.args)
@@ -514,16 +484,6 @@ def _sanitize(error: LLMError, redactor: _KeyRedactor) -> None:
     error.__cause__ = None
     error.__context__ = None
     error.__suppress_context__ = True
-
-
-def _redact_json(value: Any, redactor: _KeyRedactor) -> Any:
-    if isinstance(value, str):
-        return redactor.text(value)
-    if isinstance(value, dict):
-        return {redactor.text(str(k)): _redact_json(v, redactor) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact_json(item, redactor) for item in value]
-    return value
 
 
 def _display_url(url: str) -> str:
@@ -540,10 +500,8 @@ def _snippet(text: str | bytes) -> str:
     """A one-line, truncated rendering of what the server sent."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
-    line = " ".join(text.split())
-    if len(line) > _SNIPPET_CHARS:
-        line = line[:_SNIPPET_CHARS] + "..."
-    return repr(line)
+    # Redacted before it is cut: a cut through the key would otherwise keep part of it.
+    return repr(Redactor().cut(" ".join(text.split()), _SNIPPET_CHARS))
 
 
 def _error_detail(body: bytes) -> str:

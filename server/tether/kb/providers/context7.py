@@ -13,6 +13,7 @@ can be cached as docs.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import random
@@ -25,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from packaging.utils import canonicalize_name
 
+from tether.engine.redaction import Redactor
+from tether.engine.redaction import register as register_secret
 from tether.engine.retry import RetryPolicy, next_retry_delay
 from tether.kb.providers.base import (
     ProviderBadResponse,
@@ -93,6 +96,7 @@ class Context7Settings:
         url = (base_url or env.get(URL_ENV, "") or DEFAULT_BASE_URL).strip().rstrip("/")
         url = url.removesuffix("/api/v2").removesuffix("/api")
         key = (api_key or env.get(KEY_ENV, "") or "").strip() or None
+        register_secret(key)
         return cls(base_url=url, api_key=key)
 
 
@@ -370,7 +374,9 @@ class Context7Provider:
                 raise ProviderUnavailable(self.name, f"{path}: no time left for attempt {attempt}")
             retry_after: float | None = None
             try:
-                response = await self._read(client, path, url, params, headers, remaining)
+                response = self._redacted(
+                    await self._read(client, path, url, params, headers, remaining)
+                )
             except httpx.TimeoutException:
                 failure = f"{path}: no answer within {remaining:.1f}s"
             except httpx.HTTPError as error:
@@ -430,6 +436,16 @@ class Context7Provider:
                 truncated=truncated,
             )
 
+    def _redacted(self, response: _Answer) -> _Answer:
+        """The answer with the key masked, before anything reads it: a server that echoes
+        the Authorization header must not get the key into docs, errors or the cache."""
+        redactor = Redactor([self.settings.api_key])
+        content = redactor.data(response.content)
+        if response.truncated:  # the read limit may have cut through the key
+            content = redactor.edges_of_data(content)
+        headers = {name: redactor.text(value) for name, value in response.headers.items()}
+        return dataclasses.replace(response, content=content, headers=headers)
+
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             from tether.kb.http import create_async_client
@@ -476,7 +492,7 @@ def _error_detail(response: _Answer) -> str:
     if isinstance(payload, dict):
         message = payload.get("message") or payload.get("error")
         if isinstance(message, str) and message:
-            return f": {message[:200]}"
+            return f": {Redactor().cut(message, 200, '')}"
     return ""
 
 
@@ -507,6 +523,6 @@ def _retry_after(response: _Answer) -> float | None:
 
 
 def _preview(content: bytes, limit: int = 40) -> str:
-    text = content[:limit].decode("utf-8", errors="replace")
+    text = Redactor().cut(content.decode("utf-8", errors="replace"), limit, "")
     printable = "".join(ch if ch.isprintable() else "?" for ch in text)
     return f"starts {printable!r}" if content else "empty body"

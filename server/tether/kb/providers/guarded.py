@@ -9,9 +9,11 @@ a library still being processed, not found) do not.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 
 from tether.engine.breaker import BreakerOpenError, BreakerState, CircuitBreaker
+from tether.engine.redaction import Redactor
 from tether.kb.providers.base import (
     DocsProvider,
     ProviderBlocked,
@@ -48,6 +50,7 @@ async def guarded_fetch(
             breaker.record_failure()
         else:
             breaker.record_success()
+        _redact_error(error)
         raise
     except asyncio.CancelledError:
         if breaker.state is BreakerState.HALF_OPEN:
@@ -67,4 +70,21 @@ async def guarded_fetch(
             provider.name, f"internal error fetching {library!r}: {type(error).__name__}: {error}"
         ) from error
     breaker.record_success()
-    return result
+    return _redact_result(result)
+
+
+def _redact_result(result: ProviderResult | None) -> ProviderResult | None:
+    """Second line of defence behind each provider's own: no secret reaches the cache."""
+    redactor = Redactor()
+    if result is None or not redactor.active:
+        return result
+    return dataclasses.replace(
+        result, content=redactor.text(result.content), meta=redactor.json(result.meta)
+    )
+
+
+def _redact_error(error: ProviderError) -> None:
+    redactor = Redactor()
+    if redactor.active:
+        error.message = redactor.text(error.message)
+        error.args = tuple(redactor.text(str(arg)) for arg in error.args)
