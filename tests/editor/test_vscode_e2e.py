@@ -141,6 +141,18 @@ def test_no_errors_or_warnings_in_the_logs(session: Session) -> None:
     assert not problems, "\n".join(problems)
 
 
+def test_tether_log_lines_have_one_timestamp_and_a_level(session: Session) -> None:
+    (log,) = harness.log_files(session.server, "*Tether.log")
+    lines = log.read_text("utf-8").splitlines()
+    # The language client's own "[Info  - 10:23:45 AM]" prefix is unwrapped, not doubled.
+    assert not [line for line in lines if re.search(r"\[(Trace|Debug|Info|Warn|Error)\s*- ", line)]
+    server_lines = [line for line in lines if "tether.lsp" in line]
+    assert server_lines, lines
+    for line in server_lines:
+        assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ \[\w+\] tether\.lsp", line), line
+        assert len(re.findall(r"\d\d:\d\d:\d\d", line)) == 1, line
+
+
 def test_bad_interpreter_gives_the_documented_message(session: Session) -> None:
     seen = check(session, "bad_interpreter")
     assert "Tether: the language server did not start with" in seen["message"], seen
