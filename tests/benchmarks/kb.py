@@ -4,6 +4,11 @@ Run from the repository root:  .venv/bin/python tests/benchmarks/kb.py
 Prints one JSON object. Options: --workers N --ops N --disk-timeout-ms N --tier1-samples N
 --fresh-processes N --only tier1|tier2|contention.
 
+Visibility: 8 processes write keys and read the keys the others wrote; an observer notes
+when each key first appears in the database, so the lag from set() returning to the value
+being readable elsewhere is measured, as is every read that missed a key another process
+had written more than 50 ms before (each such miss would be a needless provider call).
+
 Contention is run twice on the same load: `contention` measures plain wall time per call
 (as the baseline was measured) and throughput; `contention_store_waits` adds per-call
 run-queue accounting (Linux /proc/self/task/*/schedstat, ~0.1 ms per call, so its wall
@@ -273,6 +278,138 @@ def bench_contention(
     }
 
 
+# -- cross-process visibility ----------------------------------------------------------
+
+VISIBILITY_GRACE_S = 0.050
+"""A key written by another process this long ago must be readable (no provider call)."""
+
+
+def visibility_worker(
+    directory: str, worker: int, workers: int, writes: int, start: Any, written: Any, results: Any
+) -> None:
+    sys.path.insert(0, str(REPOSITORY / "server"))
+    from tether.kb.store import CacheKey, DocsStore
+
+    store = DocsStore(Path(directory), memory_limit_bytes=0)
+    store.wait_disk_opened(60)
+    rng = random.Random(worker)
+    start.wait()
+    durations: list[float] = []
+    due = missed = exceptions = 0
+    write_index = 0
+    while write_index < writes:
+        began = time.perf_counter()
+        try:
+            if rng.random() < WRITE_FRACTION:
+                key = CacheKey.of("context7", f"v{worker}-{write_index}", "1.0", "")
+                store.set(key, make_entry("x" * VALUE_BYTES, key.name))
+                written[worker * writes + write_index] = time.time()
+                write_index += 1
+            else:
+                other = rng.randrange(workers)
+                index = rng.randrange(writes)
+                stamp = written[other * writes + index]
+                if other != worker and stamp and time.time() - stamp > VISIBILITY_GRACE_S:
+                    due += 1
+                    key = CacheKey.of("context7", f"v{other}-{index}", "1.0", "")
+                    missed += store.get(key) is None
+                else:
+                    store.get(CacheKey.of("context7", "absent", "1.0", ""))
+        except Exception:
+            exceptions += 1
+        durations.append(time.perf_counter() - began)
+    store.flush(30)
+    stats = store.stats()
+    store.close()
+    results.put(
+        {
+            "durations": durations,
+            "due": due,
+            "missed": missed,
+            "exceptions": exceptions,
+            "errors": stats.disk.errors,
+            "deferred": stats.disk.deferred_writes,
+        }
+    )
+
+
+def visibility_observer(
+    directory: str, total: int, start: Any, stop: Any, written: Any, results: Any
+) -> None:
+    """Polls the database (read-only, one query per round) and notes when each key first
+    appears; the lag is that moment minus the moment its writer's set() returned."""
+    import sqlite3
+
+    start.wait()
+    first_seen: dict[str, float] = {}
+    connection = sqlite3.connect(f"file:{directory}/cache.db?mode=ro", uri=True, timeout=1)
+    while not stop.is_set() or len(first_seen) < total:
+        now = time.time()
+        try:
+            rows = connection.execute("SELECT key FROM Cache").fetchall()
+        except sqlite3.OperationalError:
+            continue
+        for (key,) in rows:
+            first_seen.setdefault(key, now)
+        if stop.is_set() and len(first_seen) >= total:
+            break
+        time.sleep(0.0005)
+    connection.close()
+    results.put(first_seen)
+
+
+def bench_visibility(directory: Path, workers: int, writes: int) -> dict[str, Any]:
+    from tether.kb.store import CacheKey, DocsStore
+
+    DocsStore(directory).close()  # create the database before the observer opens it
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(workers + 2, timeout=60)
+    stop = context.Event()
+    written = context.Array("d", workers * writes, lock=False)
+    results = context.Queue()
+    seen_queue = context.Queue()
+    processes = [
+        context.Process(
+            target=visibility_worker,
+            args=(str(directory), worker, workers, writes, start, written, results),
+        )
+        for worker in range(workers)
+    ]
+    observer = context.Process(
+        target=visibility_observer,
+        args=(str(directory), workers * writes, start, stop, written, seen_queue),
+    )
+    for process in [*processes, observer]:
+        process.start()
+    start.wait()
+    reports = [results.get(timeout=300) for _ in processes]
+    stop.set()
+    first_seen = seen_queue.get(timeout=120)
+    for process in [*processes, observer]:
+        process.join(timeout=30)
+    lags = []
+    for worker in range(workers):
+        for index in range(writes):
+            key = CacheKey.of("context7", f"v{worker}-{index}", "1.0", "").as_string()
+            returned = written[worker * writes + index]
+            if key in first_seen and returned:
+                lags.append(max(0.0, first_seen[key] - returned))
+    durations = [d for report in reports for d in report["durations"]]
+    due = sum(r["due"] for r in reports)
+    missed = sum(r["missed"] for r in reports)
+    return {
+        "workers": workers,
+        "writes_per_worker": writes,
+        "visibility_lag": summary_ms(lags) if lags else None,
+        "keys_seen": len(lags),
+        "reads_of_keys_written_elsewhere_over_50ms_before": due,
+        "of_which_missed": missed,
+        "calls": summary_ms(durations),
+        "errors": sum(r["errors"] + r["exceptions"] for r in reports),
+        "deferred_writes": sum(r["deferred"] for r in reports),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workers", type=int, default=8)
@@ -280,7 +417,10 @@ def main() -> None:
     parser.add_argument("--disk-timeout-ms", type=int, default=25)
     parser.add_argument("--tier1-samples", type=int, default=100_000)
     parser.add_argument("--fresh-processes", type=int, default=10)
-    parser.add_argument("--only", choices=["tier1", "tier2", "contention"], default=None)
+    parser.add_argument(
+        "--only", choices=["tier1", "tier2", "contention", "visibility"], default=None
+    )
+    parser.add_argument("--visibility-writes", type=int, default=150)
     arguments = parser.parse_args()
 
     result: dict[str, Any] = {
@@ -312,6 +452,10 @@ def main() -> None:
                 arguments.ops,
                 arguments.disk_timeout_ms,
                 instrumented=True,
+            )
+        if arguments.only in (None, "visibility"):
+            result["visibility"] = bench_visibility(
+                root / "visibility", arguments.workers, arguments.visibility_writes
             )
     result["machine"]["loadavg_at_end"] = _load_average()
     print(orjson.dumps(result).decode())

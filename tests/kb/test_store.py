@@ -355,14 +355,16 @@ def test_a_write_that_stays_blocked_is_skipped_with_one_warning(
     try:
         assert tier.set("k", b'{"a": 1}', None) is True  # queued
         assert tier.set("other", b'{"b": 2}', None) is True
-        assert tier.flush(5.0)  # the background writer gave up on both after 50 ms each
+        assert tier.flush(5.0)  # the background writer gave up on both after 50 ms
         assert tier.get("other") is None
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
         tier.close()
     stats = counters.snapshot(None, None)
-    assert (stats.deferred_writes, stats.busy, stats.skipped_writes) == (2, 2, 2)
+    # One transaction per batch: both values in one (one busy give-up) or in two.
+    assert (stats.deferred_writes, stats.skipped_writes) == (2, 2)
+    assert stats.busy in (1, 2)
     assert stats.errors == 0
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "busy" in warnings[0]

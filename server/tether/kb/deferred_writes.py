@@ -16,6 +16,9 @@ from dataclasses import dataclass
 
 WriteCall = Callable[[str, bytes, float | None], bool]
 """(key, value, seconds until hard expiry or None) -> written."""
+BatchWriteCall = Callable[[list[tuple[str, bytes, float | None]]], None]
+"""Several writes at once (one transaction): [(key, value, seconds until expiry)]."""
+BATCH_ITEMS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +34,21 @@ class PendingWrite:
 class DeferredWrites:
     """A bounded, coalescing queue of writes and the thread that drains it."""
 
-    def __init__(self, write: WriteCall, *, max_bytes: int, name: str) -> None:
+    def __init__(
+        self,
+        write: WriteCall,
+        *,
+        max_bytes: int,
+        name: str,
+        write_batch: BatchWriteCall | None = None,
+    ) -> None:
         self._write = write
+        self._write_batch = write_batch
         self._max_bytes = max_bytes
         self._name = name
         self._pending: OrderedDict[str, PendingWrite] = OrderedDict()
         self._pending_bytes = 0
-        self._in_flight: str | None = None
-        self._in_flight_write: PendingWrite | None = None
+        self._in_flight: dict[str, PendingWrite] = {}
         self._changed = threading.Condition(threading.Lock())
         self._worker: threading.Thread | None = None
         self._closed = False
@@ -66,19 +76,19 @@ class DeferredWrites:
     def holds(self, key: str) -> bool:
         """True while `key` is queued or being written: a newer write must queue behind it."""
         with self._changed:
-            return key in self._pending or key == self._in_flight
+            return key in self._pending or key in self._in_flight
 
     def pending_value(self, key: str) -> bytes | None:
         """The newest value this queue holds for `key` (queued or being written), if any."""
         with self._changed:
             pending = self._pending.get(key)
-            if pending is None and key == self._in_flight:
-                pending = self._in_flight_write
+            if pending is None:
+                pending = self._in_flight.get(key)
             return None if pending is None else pending.value
 
     def __len__(self) -> int:
         with self._changed:
-            return len(self._pending) + (self._in_flight is not None)
+            return len(self._pending) + len(self._in_flight)
 
     def discard(self, key: str, timeout_s: float) -> None:
         """Forget a queued value for `key`, and wait (bounded) for one in flight to land."""
@@ -87,7 +97,7 @@ class DeferredWrites:
             previous = self._pending.pop(key, None)
             if previous is not None:
                 self._pending_bytes -= len(previous.value)
-            while self._in_flight == key and (remaining := deadline - time.monotonic()) > 0:
+            while key in self._in_flight and (remaining := deadline - time.monotonic()) > 0:
                 self._changed.wait(remaining)
 
     def discard_all(self, timeout_s: float) -> int:
@@ -97,7 +107,7 @@ class DeferredWrites:
             dropped = len(self._pending)
             self._pending.clear()
             self._pending_bytes = 0
-            while self._in_flight is not None and (remaining := deadline - time.monotonic()) > 0:
+            while self._in_flight and (remaining := deadline - time.monotonic()) > 0:
                 self._changed.wait(remaining)
             return dropped
 
@@ -105,7 +115,7 @@ class DeferredWrites:
         """Wait until everything queued has been written (or given up); False on timeout."""
         deadline = time.monotonic() + timeout_s
         with self._changed:
-            while self._pending or self._in_flight is not None:
+            while self._pending or self._in_flight:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
@@ -131,14 +141,33 @@ class DeferredWrites:
                 if not self._pending:
                     self._worker = None
                     return
-                key, pending = self._pending.popitem(last=False)
-                self._pending_bytes -= len(pending.value)
-                self._in_flight, self._in_flight_write = key, pending
+                # With a batch writer, everything queued so far goes in one transaction:
+                # one wait for the lock lands them all.
+                count = BATCH_ITEMS if self._write_batch is not None else 1
+                batch: dict[str, PendingWrite] = {}
+                while self._pending and len(batch) < count:
+                    key, pending = self._pending.popitem(last=False)
+                    self._pending_bytes -= len(pending.value)
+                    batch[key] = pending
+                self._in_flight = batch
             try:
-                expire_s = None if pending.expires_at is None else pending.expires_at - time.time()
-                if expire_s is None or expire_s > 0:
-                    self._write(key, pending.value, expire_s)
+                now = time.time()
+                items = [
+                    (
+                        key,
+                        pending.value,
+                        None if pending.expires_at is None else pending.expires_at - now,
+                    )
+                    for key, pending in batch.items()
+                ]
+                items = [item for item in items if item[2] is None or item[2] > 0]
+                if self._write_batch is not None:
+                    if items:
+                        self._write_batch(items)
+                else:
+                    for key, value, expire_s in items:
+                        self._write(key, value, expire_s)
             finally:
                 with self._changed:
-                    self._in_flight, self._in_flight_write = None, None
+                    self._in_flight = {}
                     self._changed.notify_all()

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from tether.kb.cache_location import ensure_private_directory
 from tether.kb.deferred_writes import DeferredWrites
+from tether.kb.writer_lock import WriterLock
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -63,6 +64,12 @@ DISKCACHE_SETTINGS: Mapping[str, Any] = MappingProxyType(
 
 CULL_EVERY_WRITES = 500
 """Successful writes by one store between background culls (expiry, then size limit)."""
+
+CALLER_WRITE_WAIT_S = 0.05
+"""How long a caller's write may queue on the writers' lock (see writer_lock) before the
+value goes to the background writer. Writers hold the lock for one write each, so the
+wait is the writes ahead in the queue; a value written by set() is then visible to every
+process when set() returns, which a background write is not."""
 
 WRITE_THROUGH_WAIT_S = 0.0
 """How long a caller's write waits for the lock before handing the value to the background
@@ -150,10 +157,15 @@ class DiskTier:
         self._retry_open_at: float | None = None
         self._writes_since_cull = 0
         self._culling = False
+        # Two descriptions of one lock file: the caller's thread and the background writer
+        # must exclude each other too (flock sees one description as one owner).
+        self._caller_lock = WriterLock(directory)
+        self._background_lock = WriterLock(directory)
         self._deferred = DeferredWrites(
             self._write_patiently,
             max_bytes=DEFERRED_WRITE_MAX_BYTES,
             name="tether-kb-disk-writer",
+            write_batch=self._write_batch_patiently,
         )
         self._opened = self._start_opening()
         if not self._opened.wait(open_budget_s):
@@ -219,11 +231,14 @@ class DiskTier:
             return self._defer(key, value, expires_at)
         if self._state is DiskState.OPENING:
             return self._defer(key, value, expires_at)  # lands once the slow open finishes
-        outcome, _ = self._attempt(
-            "write",
-            lambda cache: cache.set(key, value, expire=expire_s, retry=False),
-            wait_s=WRITE_THROUGH_WAIT_S,
-        )
+        with self._caller_lock.try_hold(CALLER_WRITE_WAIT_S) as held:
+            if not held:  # writers queued too long: the background writer takes it
+                return self._defer(key, value, expires_at)
+            outcome, _ = self._attempt(
+                "write",
+                lambda cache: cache.set(key, value, expire=expire_s, retry=False),
+                wait_s=WRITE_THROUGH_WAIT_S,
+            )
         if outcome is _Outcome.OK:
             self._count_write()
             return True
@@ -255,11 +270,12 @@ class DiskTier:
     def _write_patiently(self, key: str, value: bytes, expire_s: float | None) -> bool:
         """The background writer's write: no caller waits, so it may wait for the lock."""
         self._opened.wait(self._deferred_patience_s)
-        outcome, _ = self._attempt(
-            "write",
-            lambda cache: cache.set(key, value, expire=expire_s, retry=False),
-            wait_s=self._deferred_patience_s,
-        )
+        with self._background_lock.hold():
+            outcome, _ = self._attempt(
+                "write",
+                lambda cache: cache.set(key, value, expire=expire_s, retry=False),
+                wait_s=self._deferred_patience_s,
+            )
         if outcome is _Outcome.BUSY:
             self._record_busy("deferred write")
         if outcome is _Outcome.OK:
@@ -267,6 +283,27 @@ class DiskTier:
             return True
         self._counters.skipped_write()
         return False
+
+    def _write_batch_patiently(self, items: list[tuple[str, bytes, float | None]]) -> None:
+        """The background writer's writes: all queued values in one transaction, taken in
+        the writers' queue (no caller waits on this thread)."""
+        self._opened.wait(self._deferred_patience_s)
+
+        def write_all(cache: Any) -> None:
+            with cache.transact(retry=False):
+                for key, value, expire_s in items:
+                    cache.set(key, value, expire=expire_s, retry=False)
+
+        with self._background_lock.hold():
+            outcome, _ = self._attempt("write", write_all, wait_s=self._deferred_patience_s)
+        if outcome is _Outcome.BUSY:
+            self._record_busy("deferred write")
+        if outcome is _Outcome.OK:
+            for _ in items:
+                self._count_write()
+            return
+        for _ in items:
+            self._counters.skipped_write()
 
     def clear(self) -> int:
         """Remove every entry; under contention, as many as could be removed in time."""
@@ -369,6 +406,8 @@ class DiskTier:
             )
             for _ in range(dropped):
                 self._counters.skipped_write()
+        self._caller_lock.close()
+        self._background_lock.close()
         with self._lock:
             self._closed = True
             cache, self._cache = self._cache, None
