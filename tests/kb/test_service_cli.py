@@ -256,3 +256,41 @@ async def test_process_serves_a_stale_entry_and_its_refresh_lands_before_exit(
     assert code == 0
     assert "stale" not in out.splitlines()[0] and "Widget: Timeouts" in out
     assert fake.count("context") == 1
+
+
+STORE_USER = """
+import sys, time
+from pathlib import Path
+from tether.kb.store import CacheEntry, CacheKey, DocsStore
+
+with DocsStore(Path(sys.argv[1])) as store:
+    store.wait_disk_opened(30)
+    key = CacheKey.of("context7", "widget", "1.0", sys.argv[2])
+    assert store.get(key) is None
+    store.set(key, CacheEntry("docs", "context7", "widget", "1.0", time.time(), None, None, {}))
+    assert store.get(key) is not None
+"""
+
+
+def test_cache_stats_counts_what_every_process_did(env: dict[str, str]) -> None:
+    cache_dir = env["TETHER_CACHE_DIR"]
+    for query in ("first", "second"):
+        subprocess.run(
+            [sys.executable, "-c", STORE_USER, cache_dir, query],
+            env=env,
+            check=True,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+        )
+    runner = CliRunner()
+    payload = json.loads(runner.invoke(cache, ["stats", "--json", "-C", str(REPO)]).stdout)
+    totals = payload["all_processes"]
+    assert totals["since"] is not None
+    assert (totals["memory.hits"], totals["memory.misses"], totals["disk.misses"]) == (2, 2, 2)
+    assert payload["memory"]["hits"] == 0  # this process's own figures, labelled as such
+    plain = runner.invoke(cache, ["stats", "-C", str(REPO)]).stdout
+    assert "(the memory and disk figures above are this process's own)" in plain
+    assert "  memory: 2 hits, 2 misses, 0 errors" in plain
+    runner.invoke(cache, ["clear", "-C", str(REPO)])
+    cleared = json.loads(runner.invoke(cache, ["stats", "--json", "-C", str(REPO)]).stdout)
+    assert cleared["all_processes"] == {"since": None}

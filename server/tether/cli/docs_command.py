@@ -90,13 +90,19 @@ def cache() -> None:
 @click.option("-C", "--directory", default=".", metavar="DIR", help="Workspace folder.")
 def stats(as_json: bool, directory: str) -> None:
     """Entries, size, hits, misses, errors and latency per cache tier."""
+    from tether.kb import shared_stats
     from tether.kb.docindex.cache import index_usage
 
     with _open_store(directory) as store:
         snapshot = store.stats().to_json()
         entries, size = index_usage(store.directory / "index")
+        totals, since = shared_stats.read(store.directory)
     # Installed packages are answered from their own index files, not from the two tiers.
     snapshot["indexes"] = {"entries": entries, "bytes": size}
+    # "memory" and "disk" count this process only (it has only just opened the cache);
+    # what every process did is summed in the cache directory as processes close.
+    snapshot["counters_scope"] = "memory and disk: this process; all_processes: every process"
+    snapshot["all_processes"] = {"since": since, **totals}
     if as_json:
         print_json(snapshot)
         return
@@ -118,6 +124,22 @@ def stats(as_json: bool, directory: str) -> None:
     click.echo(
         f"indexes: {snapshot['indexes']['entries']} installed-package indexes, "
         f"{snapshot['indexes']['bytes']} bytes"
+    )
+    click.echo("(the memory and disk figures above are this process's own)")
+    if since is None:
+        click.echo("all processes: nothing recorded since the cache was created or cleared")
+        return
+    from datetime import UTC, datetime
+
+    started = datetime.fromtimestamp(since, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    click.echo(f"all processes since {started}:")
+    for tier in ("memory", "disk"):
+        figures = {name: totals.get(f"{tier}.{name}", 0) for name in _COUNTED}
+        click.echo(
+            f"  {tier}: " + ", ".join(f"{v} {n.replace('_', ' ')}" for n, v in figures.items())
+        )
+    click.echo(
+        f"  indexes: {totals.get('index.built', 0)} built, {totals.get('index.reused', 0)} reused"
     )
 
 
@@ -205,6 +227,9 @@ def _open_store(directory: str) -> Iterator[DocsStore]:
         yield store
     finally:
         store.close()
+
+
+_COUNTED = ("hits", "misses", "errors", "busy", "deferred_writes", "skipped_writes")
 
 
 def _count(value: object) -> str:

@@ -216,6 +216,7 @@ class DocsStore:
         self._memory: MemoryTier[CacheEntry] = MemoryTier(memory_limit_bytes)
         self._memory_counters = TierCounters()
         self._disk_counters = TierCounters()
+        self._closed = False
         self._disk = DiskTier(
             self._directory,
             timeout_ms=disk_timeout_ms,
@@ -361,16 +362,32 @@ class DocsStore:
         return self._disk.flush(timeout_s)
 
     def clear(self) -> int:
-        """Empty both tiers. Returns entries removed from tier 2 (the persistent cache), or
-        from tier 1 when tier 2 removed none (unavailable, or holding nothing)."""
+        """Empty both tiers and the counters summed over processes. Returns entries removed
+        from tier 2 (the persistent cache), or from tier 1 when tier 2 removed none
+        (unavailable, or holding nothing)."""
+        from tether.kb import shared_stats
+
         memory_removed = self._memory.clear()
         disk_removed = self._disk.clear()
+        shared_stats.reset(self._directory)
         return disk_removed or memory_removed
 
     def close(self) -> None:
-        """Flush queued tier-2 writes (at most ~2 s), then release the database."""
+        """Flush queued tier-2 writes (at most ~2 s), add this process's counters to the
+        directory's totals (see shared_stats), then release the database."""
         self._disk.close()
         self._memory.clear()
+        if self._closed:
+            return
+        self._closed = True
+        from tether.kb import shared_stats
+
+        figures: dict[str, int] = {}
+        for tier, counters in (("memory", self._memory_counters), ("disk", self._disk_counters)):
+            snapshot = counters.snapshot(None, None)
+            for name in ("hits", "misses", "errors", "busy", "deferred_writes", "skipped_writes"):
+                figures[f"{tier}.{name}"] = int(getattr(snapshot, name))
+        shared_stats.add(self._directory, figures)
 
     def __enter__(self) -> Self:
         return self

@@ -89,6 +89,9 @@ class IndexCache:
         self._lock = threading.Lock()
         self._open: OrderedDict[Path, LibraryIndex] = OrderedDict()
         self._building: dict[Path, threading.Lock] = {}
+        self.built = 0
+        """Indexes this process built (the others it used were built before)."""
+        self.opened = 0
 
     def get(
         self, key: IndexKey, build: Callable[[], Sequence[Record]], meta: dict[str, str]
@@ -121,6 +124,9 @@ class IndexCache:
                 )
                 connection = fts.open_index(path)
                 built_now = True
+                self.built += 1
+            else:
+                self.opened += 1
             index = LibraryIndex(path, connection, built_now)
             with self._lock:
                 self._open[path] = index

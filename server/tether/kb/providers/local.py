@@ -118,7 +118,11 @@ class LocalProvider:
         return await asyncio.to_thread(self._answer, library, version, query, max_tokens)
 
     async def aclose(self) -> None:
-        return None
+        if self._indexes is not None:
+            from tether.kb import shared_stats
+
+            figures = {"index.built": self._indexes.built, "index.reused": self._indexes.opened}
+            await asyncio.to_thread(shared_stats.add, self._indexes.directory.parent, figures)
 
     def _library_index(self, library: str) -> tuple[LibraryIndex, str] | None:
         if not self._is_npm_only(library):
