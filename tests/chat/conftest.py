@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,12 +32,21 @@ def chat(claude_binary: Path, tmp_path: Path) -> Iterator[ChatSetup]:
     _no_run_left_running(setup.project)
 
 
-def _no_run_left_running(project: Path) -> None:
-    """A run owner still alive after the conversation is a leak: end it, then fail."""
-    left = []
-    for lock in sorted((project / ".tether" / "runs").glob("*/lock")):
-        owner = lock_owner(lock)
-        if owner is not None and owner.pid is not None:
-            left.append(f"{lock.parent.name} (pid {owner.pid})")
-            os.kill(owner.pid, signal.SIGKILL)
-    assert not left, f"runs still owned by a live process after the chat: {left}"
+def _no_run_left_running(project: Path, grace: float = 15.0) -> None:
+    """A run owner still alive after the conversation is a leak: end it, then fail.
+
+    An owner whose run has ended exits on its own a moment after its last journal line,
+    so each gets `grace` seconds to let go of its lock first."""
+    deadline = time.monotonic() + grace
+    while True:
+        owners = {
+            lock.parent.name: owner.pid
+            for lock in sorted((project / ".tether" / "runs").glob("*/lock"))
+            if (owner := lock_owner(lock)) is not None and owner.pid is not None
+        }
+        if not owners or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    for pid in owners.values():
+        os.kill(pid, signal.SIGKILL)
+    assert not owners, f"runs still owned by a live process after the chat: {owners}"

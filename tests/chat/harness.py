@@ -159,7 +159,7 @@ class ChatSetup:
         *,
         skip_permissions: bool = False,
         extra_args: tuple[str, ...] = (),
-        timeout: float = 300,
+        timeout: float = 240,
     ) -> ChatResult:
         """One print-mode conversation: the scripted model plays `policy` to the end."""
         argv = [str(self.binary), "-p", prompt, "--output-format", "stream-json", "--verbose"]
