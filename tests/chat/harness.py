@@ -149,6 +149,8 @@ class ChatSetup:
             "TETHER_CACHE_DIR": str(self.home / "tether-cache"),
             # The fixture's own pytest needs none of the plugins installed here.
             "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+            # A checkout under test may be put first this way (as the benchmark can).
+            **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
             **self.env_extra,
         }
 
