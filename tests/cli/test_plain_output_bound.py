@@ -50,6 +50,10 @@ def test_many_loud_failures_stay_within_the_limit_and_end_with_what_to_do(
     assert f"  ... cut; `tether show {run_id}` has every step" in lines  # the cut says where
     assert "[progress cut here to keep this output short]" in lines
     assert lines[-1].startswith("  failed: fix the failures above")
+    # The skills' fallback when output was cut: `show --json` names resume_command within
+    # the ~2 KB head that Claude Code keeps of an over-long output.
+    shown = tether(tmp_path, "show", run_id, "--json").stdout
+    assert len(shown) > 30_000 and 0 < shown.index('"resume_command"') < 2_000
 
 
 def test_a_huge_instruction_is_cut_and_the_hand_in_command_is_still_last(tmp_path: Path) -> None:
