@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 
 from tether.engine.events import Event, EventType
+from tether.engine.output_bound import OutputBound
 from tether.engine.runfiles import open_run_file, read_run_file, write_run_file
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ ARTIFACT_BYTES = b'"$artifact"'
 _EVENT_TYPES = {str(kind): kind for kind in EventType}
 # The fields of each event type that may carry a large payload.
 _PAYLOAD_FIELDS: dict[EventType, tuple[str, ...]] = {
-    EventType.STEP_FINISHED: ("output",),
+    EventType.STEP_FINISHED: ("output", "tail"),
     EventType.STEP_OUTPUT: ("item",),
     EventType.STEP_HEARTBEAT: ("details",),
     EventType.STEP_WAITING: ("request",),
@@ -100,6 +101,7 @@ class JournalWriter:
             _cut_torn_tail(self._fd, path)
         self._size = os.fstat(self._fd).st_size
         """Bytes of whole lines written: where a failed write is cut back to."""
+        self._output = OutputBound(path.parent, ARTIFACTS_DIR)
         self._syncer: _Syncer | None = None
         if self.durability is not Durability.NONE:
             self._syncer = _Syncer(self._fd, path, sync_directory=not existed)
@@ -107,7 +109,12 @@ class JournalWriter:
     def __call__(self, event: Event) -> None:
         if self._fd < 0 or self.failed:
             return
+        bounded = event.type is EventType.STEP_OUTPUT and event.step is not None
+        if bounded and not self._output.admit(str(event.step), event.data.get("item")):
+            return  # past the step's head: in its output log and tail (output_bound)
         record = event.to_json()
+        if event.type is EventType.STEP_FINISHED and event.step is not None:
+            self._output.finish(event.step, record)
         line = orjson.dumps(record)
         if len(line) > self.artifact_cap and event.type in _PAYLOAD_FIELDS:
             line = self._externalise(event, record)
@@ -165,6 +172,7 @@ class JournalWriter:
         """Wait for the final fsync (unless durability is `none`) and close the file."""
         if self._fd < 0:
             return
+        self._output.close()
         if self._syncer is not None:
             self._syncer.close()
             self.failed = self.failed or self._syncer.error

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from tether.engine.events import Event, EventType
+from tether.engine.output_bound import expand_tail
 
 
 class StepStatus(StrEnum):
@@ -150,6 +151,8 @@ class RunState:
                 record.error = data.get("error")
                 record.reason = data.get("reason")
                 record.cleanup_errors = list(data.get("cleanup_errors", []))
+                # Journaled output past the head comes back as a marker and the tail.
+                record.partial.extend(expand_tail(data))
             case EventType.RUN_PAUSED:
                 self.status = RunStatus(data.get("status", RunStatus.PAUSED))
                 self.reason = data.get("reason")
