@@ -139,6 +139,33 @@ async def process_tree_kill(rounds: int = 10) -> dict[str, Any]:
     }
 
 
+async def main_exit_to_step_end(rounds: int = 30) -> dict[str, Any]:
+    """From a command's main process exiting to its step's end, with and without a
+    background child that still holds the step's stdout (`cmd &`, a test server)."""
+    out: dict[str, Any] = {}
+    for name, holder in (("child_holds_pipe", "sleep 60 & "), ("no_child", "")):
+        gaps = []
+        for _ in range(rounds):
+            # The last thing the main process does is print the time; then it exits.
+            text = (
+                '[[steps]]\nid = "main"\nkind = "command"\nshell = true\n'
+                f'run = "{holder}sleep 0.05; date +%s.%N"\n'
+            )
+            state, _, events = await run_text(text)
+            assert state.status == "succeeded", state.status
+            finished = next(e for e in events if e.type is EventType.STEP_FINISHED)
+            printed = float(state.steps["main"].output["text"].split()[-1])
+            gaps.append((finished.ts - printed) * 1000)
+        out[name] = {
+            "rounds": rounds,
+            "median_ms": round(statistics.median(gaps), 1),
+            "p99_ms": round(percentile(gaps, 0.99), 1),
+            "max_ms": round(max(gaps), 1),
+        }
+    out["goal_p99_ms_child_holds_pipe"] = 600
+    return out
+
+
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as stat:
@@ -181,6 +208,7 @@ async def main() -> None:
         "parallel": await parallel_efficiency(),
         "timeout_overshoot": await timeout_overshoot(),
         "process_tree_kill": await process_tree_kill(),
+        "main_exit_to_step_end": await main_exit_to_step_end(),
         "cold_start": cold_start(),
     }
     import json
