@@ -105,3 +105,15 @@ def test_reads_are_bounded(tmp_path: Path) -> None:
     big.write_bytes(b"x" * 2000)
     with pytest.raises(RunFileError, match="larger than 1000 bytes"):
         read_run_file(big, limit=1000)
+
+
+def test_a_symlinked_process_records_folder_is_not_emptied(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / ("cd" * 16)).write_text("someone's file")
+    (elsewhere / "4242").write_text("another")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / GROUPS_DIR).symlink_to(elsewhere)
+    assert reap_orphans(run_dir) == []
+    assert sorted(path.name for path in elsewhere.iterdir()) == ["4242", "cd" * 16]

@@ -33,7 +33,7 @@ from tether.engine.platform import (
     reap_children,
     reap_group_zombies,
 )
-from tether.engine.runfiles import RunFileError, read_run_file, write_run_file
+from tether.engine.runfiles import RunFileError, check_run_dir, read_run_file, write_run_file
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +103,15 @@ def reap_orphans(run_dir: Path) -> list[int]:
     lock. Returns the pids killed."""
     folder = run_dir / GROUPS_DIR
     try:
+        # Real directories only: a symlinked `process-groups` would have us delete
+        # whatever its target holds.
+        check_run_dir(run_dir)
+        check_run_dir(folder)
         entries = list(os.scandir(folder))
-    except OSError:
+    except FileNotFoundError:
+        return []
+    except OSError as error:
+        logger.warning("not reaping %s: %s", run_dir.name, error)
         return []
     reaped: list[int] = []
     for entry in entries:
