@@ -11,13 +11,18 @@ from pathlib import Path
 
 import orjson
 
-CHATTY = """
+# Many steps of 90 lines each: within each step's journaled head (output_bound), so the
+# journal itself grows past the limit.
+CHATTY = "max_parallel = 1\n" + "".join(
+    f"""
 [[steps]]
-id = "chatty"
+id = "chatty{index}"
 kind = "command"
-run = "for i in $$(seq 1 3000); do echo line-$$i-padding-padding-padding-padding; done"
+run = "for i in $$(seq 1 90); do echo line-$$i-padding-padding-padding-padding; done"
 shell = true
 """
+    for index in range(30)
+)
 LIMIT = 60_000
 
 
