@@ -105,6 +105,15 @@ def test_cancel_on_the_notification_cancels_the_run(session: Session) -> None:
     assert seen["toast_visible_after"] is False
 
 
+def test_a_run_started_elsewhere_is_quieter(session: Session) -> None:
+    seen = check(session, "cli_run_is_quiet")
+    assert seen["exit_code"] == 0, seen
+    assert seen["status"].endswith("demo: succeeded"), seen
+    # tether.progress.otherRuns defaults to the status bar: a spinner, no notification.
+    assert seen["toasts"] == [], seen
+    assert seen["spinner_seen"] is True, seen
+
+
 def test_previews_leave_no_dirty_or_untitled_editor(session: Session) -> None:
     seen = check(session, "previews")
     for tabs in (seen["tabs_after_show_runs"], seen["tabs"]):
@@ -173,8 +182,9 @@ def test_screenshots_are_written(session: Session) -> None:
         "03-run-succeeded.png",
         "04-cancel-notification.png",
         "05-cancelled.png",
-        "06-show-runs.png",
-        "07-look-up-docs.png",
-        "08-bad-interpreter.png",
+        "06-cli-run.png",
+        "07-show-runs.png",
+        "08-look-up-docs.png",
+        "09-bad-interpreter.png",
     ):
         assert name in names, sorted(names)

@@ -7,13 +7,14 @@
 //
 // config: {url, workspace, logs (the user-data-dir's logs folder), artifacts, output,
 //          profile (a fresh browser profile folder), chromium, scenario: "e2e" | "bench",
-//          repeats (bench), badInterpreter (e2e)}
+//          repeats (bench), badInterpreter and tether (the CLI) for e2e}
 //
 // Timings are taken inside the page (performance.now()) by observers installed before
 // each action, so polling from this process adds nothing to them.
 
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
@@ -213,11 +214,35 @@ async function e2e(page) {
     };
   });
 
+  await check("cli_run_is_quiet", page, async () => {
+    // A run started elsewhere (the CLI in the workspace): the server follows it, the
+    // status item shows it, and by default no notification pops up.
+    await observe(page);
+    const child = spawn(config.tether, ["run", "demo"], { cwd: config.workspace, stdio: "ignore" });
+    const exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+    await waitForStatus(page, /demo: (first|second)/);
+    const spinner = page.locator(".statusbar-item", { hasText: "Tether: demo" }).first();
+    const spinnerSeen = await spinner
+      .waitFor({ state: "visible", timeout: 10_000 })
+      .then(() => true)
+      .catch(() => false);
+    const shot = await screenshot(page, "06-cli-run");
+    await waitForStatus(page, /demo: succeeded/);
+    const log = await observed(page);
+    return {
+      screenshot: shot,
+      exit_code: await exited,
+      spinner_seen: spinnerSeen,
+      toasts: log.toasts.filter((entry) => entry.text.includes("Tether: demo")).map((entry) => entry.text),
+      status: await statusText(page),
+    };
+  });
+
   await check("previews", page, async () => {
     await palette(page, "Tether: Show Runs");
     await pick(page, "slow");
     await page.locator(".tabs-container .tab", { hasText: "Preview" }).first().waitFor({ state: "visible", timeout: STEP_TIMEOUT });
-    const runsShot = await screenshot(page, "06-show-runs");
+    const runsShot = await screenshot(page, "07-show-runs");
     const afterRuns = await editorTabs(page);
     await palette(page, "Tether: Look Up Docs");
     await answer(page, "Tether: Look Up Docs (1/2)", "click");
@@ -227,7 +252,7 @@ async function e2e(page) {
     await page.locator(".tabs-container .tab.active", { hasText: "click" }).waitFor({ state: "visible", timeout: STEP_TIMEOUT });
     return {
       screenshot: runsShot,
-      docs_screenshot: await screenshot(page, "07-look-up-docs"),
+      docs_screenshot: await screenshot(page, "08-look-up-docs"),
       tabs_after_show_runs: afterRuns,
       tabs: await editorTabs(page),
     };
@@ -244,7 +269,7 @@ async function e2e(page) {
     writeFileSync(settingsPath, JSON.stringify(settings, null, 2));
     const toast = page.locator(TOAST, { hasText: "did not start" }).first();
     await toast.waitFor({ state: "visible", timeout: STEP_TIMEOUT });
-    return { screenshot: await screenshot(page, "08-bad-interpreter"), message: (await toast.innerText()).replace(/\s+/g, " ").trim() };
+    return { screenshot: await screenshot(page, "09-bad-interpreter"), message: (await toast.innerText()).replace(/\s+/g, " ").trim() };
   });
 }
 

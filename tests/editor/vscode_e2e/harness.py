@@ -350,6 +350,7 @@ def drive(
         "scenario": scenario,
         "repeats": repeats,
         "badInterpreter": str(root / "no-such-python"),
+        "tether": str(Path(sys.executable).parent / "tether"),
     }
     config_path = root / f"drive-{scenario}.config.json"
     config_path.write_text(json.dumps(config), "utf-8")
