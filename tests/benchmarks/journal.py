@@ -162,7 +162,7 @@ def bench_resume(root: Path, resumes: int) -> dict[str, Any]:
     env["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
     command = [sys.executable, "-m", "tether"]
     first = subprocess.run(
-        [*command, "run", "bench", "--budget", "0.3s", "--json"],
+        [*command, "run", "bench", "--budget", "0.3s", "--on-budget", "pause", "--json"],
         cwd=workspace,
         env=env,
         capture_output=True,
@@ -176,7 +176,7 @@ def bench_resume(root: Path, resumes: int) -> dict[str, Any]:
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.time()
         done = subprocess.run(
-            [*command, "resume", run_id, "--budget", "0.2s"],
+            [*command, "resume", run_id, "--budget", "0.2s", "--on-budget", "pause"],
             cwd=workspace,
             env=env,
             capture_output=True,

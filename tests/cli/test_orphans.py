@@ -87,7 +87,7 @@ def test_cancel_of_an_ownerless_run_reaps_its_processes(orphaned: tuple[Path, st
 
 def test_resume_reaps_before_running_again(orphaned: tuple[Path, str, int]) -> None:
     workspace, run_id, child = orphaned
-    result = tether(workspace, "resume", run_id, "--budget", "300ms")
+    result = tether(workspace, "resume", run_id, "--budget", "300ms", "--on-budget", "pause")
     assert result.returncode == 3, result.stderr
     assert process_gone(child)
 

@@ -115,7 +115,7 @@ def test_json_output_has_the_brief_shape_and_exit_codes_follow_the_outcome(
     assert set(run) == {"run_id", "workflow", "status", "resume_command", "steps"}
     assert run["workflow"] == "mixed"
     assert run["status"] == "failed"
-    assert run["resume_command"] == f"tether resume {run['run_id']}"
+    assert run["resume_command"] == f"tether resume {run['run_id']} --budget 50s"
     say, fail = run["steps"]
     assert set(say) == {"id", "status", "attempts", "duration_ms", "output", "partial", "error"}
     assert say["status"] == "succeeded"
@@ -145,7 +145,7 @@ def test_a_budget_pause_exits_3_and_the_last_line_is_the_resume_command(tmp_path
     write_workflow(
         tmp_path, "slow", '[[steps]]\nid = "s"\nkind = "command"\nrun = ["sleep", "5"]\n'
     )
-    result = tether(tmp_path, "run", "slow", "--budget", "300ms")
+    result = tether(tmp_path, "run", "slow", "--budget", "300ms", "--on-budget", "pause")
     assert result.returncode == 3
     last = result.stdout.strip().splitlines()[-1]
     assert last.startswith("tether resume slow-") and last.endswith("--budget 0.3s")

@@ -148,7 +148,7 @@ def test_show_json_and_runs_json_match_the_brief(ws: Workspace) -> None:
     ws.write("done", step("a") + step("b", needs=("a",), fail=True))
     ws.write("slow", step("a") + step("b", 3, ("a",)))
     finished = ws.json("run", "done")
-    paused = ws.json("run", "slow", "--budget", "0.5s")
+    paused = ws.json("run", "slow", "--budget", "0.5s", "--on-budget", "pause")
 
     # show --json is exactly the object the run printed.
     shown = ws.json("show", finished["run_id"])
@@ -156,7 +156,7 @@ def test_show_json_and_runs_json_match_the_brief(ws: Workspace) -> None:
     assert set(shown) == RUN_KEYS
     assert shown["workflow"] == "done"
     assert shown["status"] == "failed"
-    assert shown["resume_command"] == f"tether resume {finished['run_id']}"
+    assert shown["resume_command"] == f"tether resume {finished['run_id']} --budget 50s"
     a, b = shown["steps"]
     assert set(a) == STEP_KEYS and set(b) == STEP_KEYS
     assert (a["id"], a["status"], a["attempts"], a["error"]) == ("a", "succeeded", 1, None)
@@ -169,7 +169,7 @@ def test_show_json_and_runs_json_match_the_brief(ws: Workspace) -> None:
 
     shown_paused = ws.json("show", paused["run_id"])
     assert paused["resume_command"] == f"tether resume {paused['run_id']} --budget 0.5s"
-    assert shown_paused["resume_command"] == f"tether resume {paused['run_id']}"
+    assert shown_paused["resume_command"] == f"tether resume {paused['run_id']} --budget 50s"
     assert {k: v for k, v in shown_paused.items() if k != "resume_command"} == {
         k: v for k, v in paused.items() if k != "resume_command"
     }
@@ -198,7 +198,7 @@ def test_runs_and_show_as_text(ws: Workspace) -> None:
     assert "a: succeeded" in text and '{"step":"a","attempt":1}' in text
     assert "error:   RuntimeError: b broke" in text
     assert "| partial from b" in text
-    assert last_line(text) == f"tether resume {run_id}"
+    assert last_line(text) == f"tether resume {run_id} --budget 50s"
 
 
 HOSTILE = ["../x", "/etc/passwd", "", "ABC", "a" * 129, "..", "a/../../b", ".x", "x y"]
@@ -224,7 +224,7 @@ def test_unknown_run(ws: Workspace) -> None:
 
 def test_damaged_journal_is_one_clear_line(ws: Workspace) -> None:
     ws.write("slow", step("a") + step("b", 3, ("a",)))
-    run_id = ws.json("run", "slow", "--budget", "0.3s")["run_id"]
+    run_id = ws.json("run", "slow", "--budget", "0.3s", "--on-budget", "pause")["run_id"]
     journal = ws.runs_dir() / run_id / "events.jsonl"
     lines = journal.read_bytes().split(b"\n")
     lines[1] = b"{garbage"
@@ -238,7 +238,7 @@ def test_damaged_journal_is_one_clear_line(ws: Workspace) -> None:
 
 def test_torn_last_line_does_not_stop_show_or_resume(ws: Workspace) -> None:
     ws.write("slow", step("a") + step("b", 3, ("a",)))
-    run_id = ws.json("run", "slow", "--budget", "0.3s")["run_id"]
+    run_id = ws.json("run", "slow", "--budget", "0.3s", "--on-budget", "pause")["run_id"]
     journal = ws.runs_dir() / run_id / "events.jsonl"
     with journal.open("ab") as out:
         out.write(b'{"seq": 99, "type": "step_sta')
@@ -250,7 +250,7 @@ def test_torn_last_line_does_not_stop_show_or_resume(ws: Workspace) -> None:
 
 def test_workflow_changed_refuses_then_force_reruns(ws: Workspace) -> None:
     ws.write("slow", step("a") + step("b", 3, ("a",)))
-    run_id = ws.json("run", "slow", "--budget", "0.3s")["run_id"]
+    run_id = ws.json("run", "slow", "--budget", "0.3s", "--on-budget", "pause")["run_id"]
     ws.write("slow", step("a", extra=', edited = "yes"') + step("b", 0, ("a",)))
     line = one_error_line(ws.tether("resume", run_id))
     assert "finished step(s) a changed" in line and "--force" in line
@@ -270,7 +270,7 @@ def test_resume_of_a_succeeded_run_runs_nothing(ws: Workspace) -> None:
 
 def test_result_options_are_checked(ws: Workspace) -> None:
     ws.write("slow", step("a") + step("b", 3, ("a",)))
-    run_id = ws.json("run", "slow", "--budget", "0.3s")["run_id"]
+    run_id = ws.json("run", "slow", "--budget", "0.3s", "--on-budget", "pause")["run_id"]
     line = one_error_line(ws.tether("resume", run_id, "--result", "x"))
     assert "no step of run" in line and "waiting for a result" in line
     answer = ws.root / "answer.txt"
@@ -286,7 +286,7 @@ def test_result_options_are_checked(ws: Workspace) -> None:
 
 def test_cancel_paused_run_and_finished_run(ws: Workspace) -> None:
     ws.write("slow", step("a") + step("b", 3, ("a",)))
-    run_id = ws.json("run", "slow", "--budget", "0.3s")["run_id"]
+    run_id = ws.json("run", "slow", "--budget", "0.3s", "--on-budget", "pause")["run_id"]
     cancelled = ws.tether("cancel", run_id)
     assert cancelled.returncode == 0 and cancelled.stdout.strip() == f"run {run_id} cancelled"
     shown = ws.json("show", run_id)

@@ -10,11 +10,15 @@ import errno
 import importlib
 import importlib.util
 import sys
+import time
 from typing import Any
 
 import click
 
 from tether import __version__
+
+STARTED = time.monotonic()
+"""When this invocation began: a --budget bounds the whole invocation, start-up included."""
 
 # name -> "module:attribute" of the click command that implements it.
 _COMMANDS: dict[str, str] = {

@@ -35,10 +35,12 @@ def _checked_run_id(run_id: str) -> str:
 @_workspace_option
 def runs(as_json: bool, directory: str) -> None:
     """List this workspace's runs, newest first."""
-    from tether.engine.durations import format_duration
-    from tether.engine.runs import list_runs
+    import asyncio
 
-    summaries = list_runs(resolve_workspace(directory))
+    from tether.engine import run_operations as ops
+    from tether.engine.durations import format_duration
+
+    summaries = asyncio.run(ops.list_runs(resolve_workspace(directory)))
     now = time.time()
     if as_json:
         from tether.cli.output import print_json
@@ -75,31 +77,30 @@ def runs(as_json: bool, directory: str) -> None:
 @_workspace_option
 def show(run_id: str, as_json: bool, directory: str) -> None:
     """Show one run: every step's status, attempts, duration, output and errors."""
-    from tether.engine.journal import JournalError
-    from tether.engine.runids import resume_command
-    from tether.engine.runs import RunNotFound, load_run
+    import asyncio
+
+    from tether.engine import run_operations as ops
 
     run_id = _checked_run_id(run_id)
     workspace = resolve_workspace(directory)
-    try:
-        state, owner = load_run(workspace, run_id)
-    except (RunNotFound, JournalError) as error:
-        fail(str(error))
     cwd = Path.cwd().resolve()
-    resume = (
-        resume_command(run_id, workspace=None if workspace == cwd else workspace)
-        if state.resumable and owner is None
-        else None
-    )
+    try:
+        view = asyncio.run(
+            ops.show_run(
+                workspace, run_id, command_workspace=None if workspace == cwd else workspace
+            )
+        )
+    except (ops.RunNotFound, ops.JournalError) as error:
+        fail(str(error))
     if as_json:
         from tether.cli.output import print_json
 
-        print_json(state.to_json(resume))
+        print_json(view.state.to_json(view.continuation))
         return
-    for line in _describe(state, owner.pid if owner else None):
+    for line in _describe(view.state, view.owner.pid if view.owner else None):
         click.echo(line)
-    if resume:
-        click.echo(resume)
+    if view.continuation:
+        click.echo(view.continuation)
 
 
 def _describe(state: RunState, owner_pid: int | None) -> list[str]:
@@ -152,14 +153,16 @@ def _short(value: Any) -> str:
 @_workspace_option
 def cancel(run_id: str, directory: str) -> None:
     """Cancel RUN_ID: stop it if it runs in another process, or mark a paused run cancelled."""
-    from tether.engine.journal import JournalError
-    from tether.engine.runs import CancelOutcome, ResumeRefused, RunNotFound, request_cancel
+    import asyncio
+
+    from tether.engine import run_operations as ops
+    from tether.engine.runs import CancelOutcome
 
     run_id = _checked_run_id(run_id)
     workspace = resolve_workspace(directory)
     try:
-        result = request_cancel(workspace, run_id)
-    except (RunNotFound, ResumeRefused, JournalError) as error:
+        result = asyncio.run(ops.cancel_run(workspace, run_id))
+    except (ops.RunNotFound, ops.ResumeRefused, ops.JournalError) as error:
         fail(str(error))
     if result.outcome is CancelOutcome.CANCELLED:
         click.echo(f"run {run_id} cancelled")

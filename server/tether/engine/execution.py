@@ -201,12 +201,14 @@ class Execution:
         # not to init, so it stays in our tree (its token sweep kills and reaps it).
         become_child_subreaper()
         poller = asyncio.create_task(self._poll_cancel_requests(), name="cancel-poll")
+        clock = asyncio.create_task(self._tick_clock(), name="run-clock")
         try:
             state = await self.runner.run()
         finally:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+            for task in (poller, clock):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             self.close()
         if self.journal.failed and state.status is RunStatus.SUCCEEDED:
             # Its journal lacks events: a later show or resume would not see this
@@ -214,6 +216,19 @@ class Execution:
             state.status = RunStatus.FAILED
             state.reason = f"the journal is incomplete ({self.journal.failed}); resume the run"
         return state
+
+    async def _tick_clock(self) -> None:
+        """Leave a sign of life for the run's timeout accounting should this process die
+        (runs.replay); a failure to tick only costs accuracy after a crash."""
+        from tether.engine.runs import CLOCK_INTERVAL, tick_clock
+
+        while True:
+            try:
+                tick_clock(self.run_dir)
+            except OSError as error:
+                logger.warning("run %s: cannot tick the run clock: %s", self.run_id, error)
+                return
+            await asyncio.sleep(CLOCK_INTERVAL)
 
     async def _poll_cancel_requests(self) -> None:
         while not self.check_cancel_request():

@@ -5,6 +5,11 @@ the kernel in one write, so a killed process loses at most the line it was writi
 torn last line is ignored on read and cut off before the next owner appends. A damaged
 line anywhere else is a JournalError naming the file and line.
 
+This module is the only journal reader: full replay (read_events), head and tail
+(read_head, read_tail: `tether runs` without reading whole journals) and incremental
+follow (JournalCursor: waiters and the language server). One rule for a torn last line
+everywhere: bytes after the last newline are not an event yet (_complete_lines).
+
 Large payloads (a step's output, a partial item, heartbeat details) are written to
 `artifacts/` next to the journal and referenced as {"$artifact": "artifacts/NAME.json"};
 reading resolves them, so replay sees exactly what the live run saw.
@@ -300,7 +305,7 @@ def _cut_torn_tail(fd: int, path: Path) -> None:
 
 
 def read_events(path: Path, *, resolve_artifacts: bool = True) -> Iterator[Event]:
-    """Every complete event in the journal, in order, with artifacts resolved.
+    """Every complete event in the journal, in order, with artifacts resolved (full replay).
 
     Raises JournalError naming the file and line for a damaged line, a sequence number
     that does not increase, or a missing artifact.
@@ -319,27 +324,112 @@ def read_numbered_events(
         raise JournalError(f"{path}: no journal") from error
     except OSError as error:
         raise JournalError(f"{path}: cannot read journal: {error}") from error
-    # Anything after the last newline is a torn write (or one still in progress).
-    end = data.rfind(b"\n") + 1
     previous_seq = 0
-    loads = orjson.loads
-    for number, line in enumerate(data[:end].split(b"\n")[:-1], start=1):
+    for number, line in enumerate(_complete_lines(data), start=1):
         if not line:
             continue
-        try:
-            record = loads(line)
-            # A cheap byte test first: most lines reference no artifact.
-            if resolve_artifacts and ARTIFACT_BYTES in line:
-                _resolve(record, path, number)
-            event = _event(record)
-        except JournalError:
-            raise
-        except (orjson.JSONDecodeError, KeyError, ValueError, TypeError, AttributeError) as error:
-            raise JournalError(f"{path}:{number}: damaged journal line ({error})") from error
+        event = _parse(line, path, number, resolve_artifacts=resolve_artifacts)
         if event.seq <= previous_seq:
             raise JournalError(f"{path}:{number}: sequence number {event.seq} after {previous_seq}")
         previous_seq = event.seq
         yield number, event
+
+
+def _complete_lines(data: bytes) -> list[bytes]:
+    """THE torn-line rule, for every reader: bytes after the last newline are not an event
+    yet (a torn write, or one still in progress); they are never parsed."""
+    return data[: data.rfind(b"\n") + 1].split(b"\n")[:-1]
+
+
+def _parse(line: bytes, path: Path, number: int | None, *, resolve_artifacts: bool = True) -> Event:
+    """One journal line as an Event; JournalError naming file and line when it is damaged."""
+    try:
+        record = orjson.loads(line)
+        # A cheap byte test first: most lines reference no artifact.
+        if resolve_artifacts and ARTIFACT_BYTES in line:
+            _resolve(record, path, number)
+        return _event(record)
+    except JournalError:
+        raise
+    except (orjson.JSONDecodeError, KeyError, ValueError, TypeError, AttributeError) as error:
+        raise JournalError(f"{_where(path, number)}: damaged journal line ({error})") from error
+
+
+def _where(path: Path, number: int | None) -> str:
+    return f"{path}:{number}" if number is not None else f"{path} (near the end)"
+
+
+def read_head(path: Path) -> Event | None:
+    """The journal's first event (run_started), or None while it has no complete line."""
+    try:
+        with path.open("rb") as reader:
+            line = reader.readline()
+    except OSError as error:
+        raise JournalError(f"{path}: cannot read journal: {error}") from error
+    lines = _complete_lines(line)
+    return _parse(lines[0], path, 1) if lines and lines[0] else None
+
+
+def read_tail(path: Path, max_bytes: int = 64 * 1024) -> list[Event]:
+    """The complete events in the journal's last `max_bytes`, in order: enough to find the
+    last run-level event of all but huge runs without reading the whole file."""
+    try:
+        with path.open("rb") as reader:
+            size = os.fstat(reader.fileno()).st_size
+            start = max(0, size - max_bytes)
+            reader.seek(start)
+            data = reader.read(size - start)
+    except OSError as error:
+        raise JournalError(f"{path}: cannot read journal: {error}") from error
+    lines = _complete_lines(data)
+    if start > 0 and lines:
+        lines = lines[1:]  # the first piece probably starts mid-line
+    return [_parse(line, path, None) for line in lines if line]
+
+
+class JournalCursor:
+    """Incremental follow: each read_new() returns the events completed since the last.
+
+    Keeps a byte offset, so following a growing journal reads each byte once; a line is
+    returned only once its newline is there (the torn-line rule). Never blocks on a lock:
+    the owner appends whole lines, so a reader only ever sees complete lines or a tail
+    still in progress.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        """Bytes consumed so far (always just after a newline)."""
+        self.line_number = 0
+        self.last_seq = 0
+
+    def read_new(self) -> list[Event]:
+        """New complete events. Raises JournalError for a damaged line or a journal that
+        cannot be read (a missing journal is simply empty: the owner may not have written)."""
+        try:
+            with self.path.open("rb") as reader:
+                reader.seek(self.offset)
+                data = reader.read()
+        except FileNotFoundError:
+            return []
+        except OSError as error:
+            raise JournalError(f"{self.path}: cannot read journal: {error}") from error
+        lines = _complete_lines(data)
+        events = []
+        for line in lines:
+            self.offset += len(line) + 1
+            self.line_number += 1
+            if not line:
+                continue
+            event = _parse(line, self.path, self.line_number)
+            if event.seq <= self.last_seq:
+                raise JournalError(
+                    f"{self.path}:{self.line_number}: sequence number {event.seq} "
+                    f"after {self.last_seq}"
+                )
+            self.last_seq = event.seq
+            events.append(event)
+        return events
 
 
 def _event(record: dict[str, Any]) -> Event:
@@ -359,7 +449,7 @@ def _event(record: dict[str, Any]) -> Event:
     return Event(kind, run_id, seq, float(ts), step, record)
 
 
-def _resolve(record: dict[str, Any], path: Path, number: int) -> None:
+def _resolve(record: dict[str, Any], path: Path, number: int | None) -> None:
     kind = _EVENT_TYPES.get(str(record.get("type")))
     for name in _PAYLOAD_FIELDS.get(kind, ()) if kind is not None else ():
         value = record.get(name)
@@ -368,11 +458,11 @@ def _resolve(record: dict[str, Any], path: Path, number: int) -> None:
         reference = value[ARTIFACT_KEY]
         # A journal is input like any other: never follow a reference out of the run dir.
         if not isinstance(reference, str) or not _ARTIFACT_REF.fullmatch(reference):
-            raise JournalError(f"{path}:{number}: invalid artifact reference {reference!r}")
+            raise JournalError(f"{_where(path, number)}: invalid artifact reference {reference!r}")
         artifact = path.parent / reference
         try:
             record[name] = orjson.loads(read_run_file(artifact, limit=ARTIFACT_READ_LIMIT))
         except (OSError, orjson.JSONDecodeError) as error:
             raise JournalError(
-                f"{path}:{number}: cannot read artifact {reference}: {error}"
+                f"{_where(path, number)}: cannot read artifact {reference}: {error}"
             ) from error

@@ -321,8 +321,10 @@ class RunLock:
 
     def acquire(self) -> None:
         # The owner writes its pid just after taking the lock (and rewrites it once), so a
-        # loser can find the file empty for an instant. Then it looks again, briefly: the
-        # pid it reports must be the owner's. Bounded at about 40 ms; never a wait on the lock.
+        # loser can find the file empty for an instant; and lock_owner's probe holds a
+        # shared lock for an instant, while the file still names a dead owner. So a loser
+        # that does not find a live pid looks again, briefly: the pid it reports must be
+        # the owner's. Bounded at about 40 ms; never a wait on the lock.
         for attempt in range(_OWNER_READS):
             # Never through a symlink, only a regular file we own: a planted `lock`
             # must not let the owner's pid write truncate some other file.
@@ -337,7 +339,8 @@ class RunLock:
                 except OSError:  # Windows: the locked byte cannot be read
                     owner = LockOwner(None)
                 handle.close()
-                if owner.pid is not None or IS_WINDOWS or attempt == _OWNER_READS - 1:
+                owner_alive = owner.pid is not None and process_alive(owner.pid)
+                if owner_alive or IS_WINDOWS or attempt == _OWNER_READS - 1:
                     raise LockHeld(self.path, owner.pid, owner.wakeable) from None
                 time.sleep(_OWNER_READ_PAUSE)
                 continue
@@ -382,12 +385,15 @@ def _parse_owner(text: str) -> LockOwner:
 
 
 def lock_owner(path: Path) -> LockOwner | None:
-    """Who owns the lock at `path`, without taking it (so a probe never makes a real
-    owner fail): the pid the owner wrote, if that process is alive. An owner that died
-    leaves its pid behind; the kernel has dropped its lock, and the pid is not alive.
+    """Who owns the lock at `path` (None when nobody does), decided by the lock itself,
+    never by a pid that may have been reused: a run is live exactly while some process
+    holds its lock, which the kernel drops when that process dies.
+
+    POSIX probes with a shared lock held for an instant (it never blocks, and a real owner
+    racing it retries: RunLock.acquire); the pid reported is the one the owner wrote.
     """
     if IS_WINDOWS:
-        # No cheap liveness probe for a pid: take the lock for a moment instead.
+        # The locked byte cannot be shared: take the lock for a moment instead.
         if not path.exists():
             return None
         probe = RunLock(path)
@@ -398,13 +404,17 @@ def lock_owner(path: Path) -> LockOwner | None:
         probe.release()
         return None
     try:
-        text = read_run_file(path, limit=_LOCK_FILE_LIMIT).decode("ascii", errors="replace")
+        # Never through a symlink, only a regular file we own (as RunLock opens it).
+        fd = open_run_file(path, os.O_RDONLY)
     except (FileNotFoundError, RunFileError):
         return None  # no lock, or not a lock tether could have made
-    owner = _parse_owner(text)
-    if owner.pid is None or not process_alive(owner.pid):
-        return None
-    return owner
+    with os.fdopen(fd, encoding="ascii", errors="replace") as handle:
+        try:
+            _probe_shared(handle)
+        except OSError:
+            # Held: the pid the holder wrote.
+            return _parse_owner(handle.read(_LOCK_FILE_LIMIT))
+        return None  # closing the handle drops the probe's shared lock
 
 
 if sys.platform == "win32":
@@ -418,6 +428,9 @@ if sys.platform == "win32":
         handle.seek(0)
         msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
 
+    def _probe_shared(handle: IO[str]) -> None:
+        _lock_nonblocking(handle)
+
 else:
     import fcntl
 
@@ -426,3 +439,6 @@ else:
 
     def _unlock(handle: IO[str]) -> None:
         fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def _probe_shared(handle: IO[str]) -> None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)

@@ -37,15 +37,31 @@ def run_dir(workspace: Path, run_id: str) -> Path:
     return runs_dir(workspace) / validate_run_id(run_id)
 
 
+CONTINUATION_BUDGET = 50.0
+"""Seconds of waiting the continuation asks for when the caller gave no budget: a chat
+tool's call must return well within its 60-90 s response window."""
+
+
 def resume_command(
-    run_id: str, *, budget: float | None = None, workspace: Path | None = None
+    run_id: str,
+    *,
+    budget: float | None = None,
+    workspace: Path | None = None,
+    result_file: str | None = None,
+    step: str | None = None,
 ) -> str:
-    """The exact command that continues a run, as printed on the last line."""
-    parts = ["tether", "resume", run_id]
-    if budget is not None:
-        parts += ["--budget", f"{budget:g}s"]
+    """THE continuation: the exact command that continues a run, printed as the last line
+    by every front end. `tether resume RUN_ID --budget 50s` attaches to a live run and
+    waits, resumes a stopped one, and with `--result-file` hands a waiting step its result.
+    There is no second spelling."""
+    seconds = CONTINUATION_BUDGET if budget is None else budget
+    parts = ["tether", "resume", run_id, "--budget", f"{seconds:g}s"]
     if workspace is not None:
         parts += ["-C", _quote(str(workspace))]
+    if step is not None:
+        parts += ["--step", _quote(step)]
+    if result_file is not None:
+        parts += ["--result-file", _quote(result_file)]
     return " ".join(parts)
 
 

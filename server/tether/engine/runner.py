@@ -199,6 +199,7 @@ class Runner:
                 spec_hash=self.spec.spec_hash,
                 step_hashes=step_hashes,
                 rerun=list(self.options.rerun),
+                active_ms=self.state.active_ms,
                 pid=os.getpid(),
                 budget=self.options.budget,
             )

@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-import orjson
-
 from tether.engine.events import Event, EventBus, EventType
 from tether.engine.journal import (
     JOURNAL_NAME,
     Durability,
     JournalError,
     JournalWriter,
+    read_head,
     read_numbered_events,
+    read_tail,
 )
 from tether.engine.orphans import GROUPS_DIR, reap_orphans
 from tether.engine.platform import IS_WINDOWS, LockHeld, LockOwner, RunLock, lock_owner, send_wake
@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 LOCK_NAME = "lock"
 CANCEL_REQUEST_NAME = "cancel-requested"
+CLOCK_NAME = "clock"
+CLOCK_INTERVAL = 0.2
+"""Seconds between a live owner's clock ticks: the most active time a crash can hide."""
 # Enough of a journal's end to find the last run-level event in all but huge runs.
 _TAIL_BYTES = 64 * 1024
 _FINISHED = frozenset(
@@ -70,9 +73,10 @@ def replay(journal: Path, run_id: str) -> RunState:
     """The run's state, rebuilt by folding its journal through RunState.apply.
 
     Invocations that never journaled their end (the process died, or is still running)
-    have their active time counted up to their last event, so that a workflow's timeout
-    keeps counting across crashes. The next invocation's run_paused/run_finished carries
-    the corrected total.
+    have their active time counted up to their last sign of life: their last event, or
+    the run's clock file, which a live owner touches every CLOCK_INTERVAL seconds (a silent
+    step writes no events). So a workflow's timeout keeps counting across crashes. The
+    next invocation's run_resumed carries the corrected total.
     """
     state = RunState(run_id)
     unrecorded_ms = 0
@@ -87,7 +91,9 @@ def replay(journal: Path, run_id: str) -> RunState:
             detail = f"{type(error).__name__}: {error}"
             raise JournalError(f"{journal}:{number}: damaged journal line ({detail})") from error
         if event.type in _INVOCATION_STARTS:
-            if invocation_start is not None:  # the previous invocation died
+            if "active_ms" in event.data:
+                unrecorded_ms = 0  # the resume recorded the corrected total
+            elif invocation_start is not None:  # the previous invocation died
                 unrecorded_ms += round((last_ts - invocation_start) * 1000)
             invocation_start = event.ts
         elif event.type in _INVOCATION_ENDS:
@@ -96,9 +102,28 @@ def replay(journal: Path, run_id: str) -> RunState:
     if state.last_seq == 0:
         raise JournalError(f"{journal}: empty journal")
     if invocation_start is not None:
-        unrecorded_ms += round((last_ts - invocation_start) * 1000)
+        end = max(last_ts, clock_time(journal.parent, since=invocation_start))
+        unrecorded_ms += round((end - invocation_start) * 1000)
     state.active_ms += max(0, unrecorded_ms)
     return state
+
+
+def tick_clock(directory: Path) -> None:
+    """Say "this run's owner is alive and active now" (see replay)."""
+    clock = directory / CLOCK_NAME
+    try:
+        os.utime(clock, follow_symlinks=False)
+    except FileNotFoundError:
+        write_run_file(clock, b"")
+
+
+def clock_time(directory: Path, *, since: float) -> float:
+    """When the run's owner last ticked its clock, if at or after `since`; else 0."""
+    try:
+        ticked = (directory / CLOCK_NAME).lstat().st_mtime
+    except OSError:
+        return 0.0
+    return ticked if ticked >= since else 0.0
 
 
 def load_run(workspace: Path, run_id: str) -> tuple[RunState, LockOwner | None]:
@@ -171,7 +196,7 @@ def summarize(journal: Path, run_id: str) -> RunSummary:
     live = owner is not None
     pid = owner.pid if owner else None
     try:
-        first, tail = _first_and_tail(journal)
+        first, tail = read_head(journal), read_tail(journal, _TAIL_BYTES)
         if first is None or first.type is not EventType.RUN_STARTED:
             raise JournalError(f"{journal}:1: does not start with run_started")
         status, duration_ms = _status_from_tail(tail)
@@ -192,32 +217,6 @@ def _mtime(path: Path) -> float:
         return path.stat().st_mtime
     except OSError:
         return 0.0
-
-
-def _first_and_tail(journal: Path) -> tuple[Event | None, list[Event]]:
-    with journal.open("rb") as reader:
-        first_line = reader.readline()
-        size = os.fstat(reader.fileno()).st_size
-        start = max(0, size - _TAIL_BYTES)
-        reader.seek(start)
-        chunk = reader.read()
-    first = _parse_line(first_line, journal, 1) if first_line.endswith(b"\n") else None
-    lines = chunk.split(b"\n")[:-1]  # the last piece is empty or a torn line
-    if start > 0:
-        lines = lines[1:]  # the first piece is probably a partial line
-    events = []
-    for line in lines:
-        if line:
-            events.append(_parse_line(line, journal, None))
-    return first, events
-
-
-def _parse_line(line: bytes, journal: Path, number: int | None) -> Event:
-    try:
-        return Event.from_json(orjson.loads(line))
-    except (orjson.JSONDecodeError, KeyError, ValueError, TypeError, AttributeError) as error:
-        where = f"{journal}:{number}" if number else f"{journal} (near the end)"
-        raise JournalError(f"{where}: damaged journal line ({error})") from error
 
 
 def _status_from_tail(tail: list[Event]) -> tuple[str | None, int]:

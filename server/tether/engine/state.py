@@ -117,6 +117,7 @@ class RunState:
                 self.status = RunStatus.RUNNING
                 self.reason = None
                 self.spec_hash = str(data.get("spec_hash", self.spec_hash))
+                self.active_ms = int(data.get("active_ms", self.active_ms))
                 for step_id, digest in dict(data.get("step_hashes", {})).items():
                     record = self.steps.setdefault(step_id, StepRecord(step_id))
                     if record.status is not StepStatus.SUCCEEDED:

@@ -16,12 +16,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tether.lsp.feature import Feature
 
 if TYPE_CHECKING:
     from tether.engine.events import Event
+    from tether.engine.journal import JournalCursor
     from tether.lsp.progress import RunProgress
     from tether.lsp.server import TetherServer
 
@@ -53,10 +54,12 @@ class AdaptivePoll:
 @dataclass
 class FollowedRun:
     run_id: str
-    journal: Path
+    cursor: JournalCursor
     reporter: RunProgress
-    offset: int = 0
-    partial: bytes = b""
+
+    @property
+    def journal(self) -> Path:
+        return self.cursor.path
 
 
 class RunsFollower(Feature):
@@ -145,6 +148,7 @@ class RunsFollower(Feature):
 
     def _consider(self, run_id: str, journal: Path, actions: list[Callable[[], None]]) -> bool:
         """Start following a run that another live process owns."""
+        from tether.engine.journal import JournalCursor
         from tether.engine.platform import lock_owner
         from tether.engine.runs import LOCK_NAME
 
@@ -153,15 +157,24 @@ class RunsFollower(Feature):
         owner = lock_owner(journal.parent / LOCK_NAME)
         if owner is None or owner.pid == os.getpid():
             return False
-        events, offset, partial = _read_from(journal, 0, b"")
+        cursor = JournalCursor(journal)
+        events = self._read(cursor)
         if not events or events[-1].type in _RUN_LEVEL_END:
             return False
-        actions.append(lambda: self._start(run_id, journal, events, offset, partial))
+        actions.append(lambda: self._start(run_id, cursor, events))
         return True
 
-    def _start(
-        self, run_id: str, journal: Path, events: list[Event], offset: int, partial: bytes
-    ) -> None:
+    def _read(self, cursor: JournalCursor) -> list[Event]:
+        from tether.engine.journal import JournalError
+
+        try:
+            return cursor.read_new()
+        except JournalError as error:
+            # Progress cannot go on past a damaged line; `tether show` names it too.
+            self.logger.warning("stopped following: %s", error)
+            return []
+
+    def _start(self, run_id: str, cursor: JournalCursor, events: list[Event]) -> None:
         from tether.lsp.progress import progress_title
 
         if run_id in self.followed or run_id in self.server.runs.runs:
@@ -176,22 +189,21 @@ class RunsFollower(Feature):
         )
         for event in events:
             reporter.story.apply(event)  # history: the progress starts from where it is
-        self.followed[run_id] = FollowedRun(run_id, journal, reporter, offset, partial)
+        self.followed[run_id] = FollowedRun(run_id, cursor, reporter)
         self.logger.info("following run %s started by another process", run_id)
 
     def _advance(self, followed: FollowedRun, size: int, actions: list[Callable[[], None]]) -> bool:
         from tether.engine.platform import lock_owner
         from tether.engine.runs import GONE_REASON, LOCK_NAME
 
-        if size != followed.offset:
-            events, followed.offset, followed.partial = _read_from(
-                followed.journal, followed.offset, followed.partial
-            )
+        if size != followed.cursor.offset:
+            events = self._read(followed.cursor)
             for event in events:
                 actions.append(lambda event=event: followed.reporter.feed(event))  # type: ignore[misc]
             if any(event.type in _RUN_LEVEL_END for event in events):
                 actions.append(lambda: self._drop(followed))
-            return bool(events)
+            if events:
+                return True
         if lock_owner(followed.journal.parent / LOCK_NAME) is None:
             actions.append(lambda: followed.reporter.end(GONE_REASON, "paused"))
             actions.append(lambda: self._drop(followed))
@@ -215,14 +227,14 @@ class RunsFollower(Feature):
         task.add_done_callback(lambda _task: None)
 
     def _resume_command(self, run_id: str, status: str) -> str | None:
-        from tether.engine.runids import resume_command
+        from tether.engine.run_operations import continuation
         from tether.engine.state import RESUMABLE, RunStatus
 
         try:
             resumable = RunStatus(status) in RESUMABLE
         except ValueError:
             return None
-        return resume_command(run_id) if resumable else None
+        return continuation(run_id) if resumable else None
 
     async def close(self) -> None:
         self._stop.set()
@@ -230,37 +242,3 @@ class RunsFollower(Feature):
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait({self._task}, timeout=1.0)
-
-
-def _read_from(journal: Path, offset: int, partial: bytes) -> tuple[list[Event], int, bytes]:
-    """Complete journal lines after `offset`; a torn last line waits for its end."""
-    try:
-        with journal.open("rb") as reader:
-            reader.seek(offset)
-            data = reader.read()
-    except OSError:
-        return [], offset, partial
-    offset += len(data)
-    lines = (partial + data).split(b"\n")
-    partial = lines.pop()
-    events: list[Event] = []
-    for line in lines:
-        if not line.strip():
-            continue
-        try:
-            events.append(_parse(line))
-        except ValueError:
-            continue  # a damaged line: the journal's readers report it; progress skips it
-    return events, offset, partial
-
-
-def _parse(line: bytes) -> Event:
-    import orjson
-
-    from tether.engine.events import Event
-
-    try:
-        record: Any = orjson.loads(line)
-        return Event.from_json(record)
-    except (orjson.JSONDecodeError, KeyError, TypeError) as error:
-        raise ValueError(str(error)) from error

@@ -1,0 +1,111 @@
+"""The run operations every front end calls, against real detached owner processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tether.engine import run_operations as ops
+from tether.engine.events import Event, EventType
+from tether.engine.journal import JournalCursor, JournalError
+from tether.engine.platform import lock_owner
+from tether.engine.runs import load_run
+
+pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX processes")
+
+SLOW = """
+name = "slow"
+[[steps]]
+id = "work"
+kind = "command"
+run = ["sh", "-c", "echo start >> marker.txt; sleep {seconds}; echo done"]
+"""
+
+
+def workspace_with(tmp_path: Path, seconds: float) -> Path:
+    workspace = tmp_path / "ws"
+    (workspace / ".tether" / "workflows").mkdir(parents=True)
+    (workspace / ".tether" / "workflows" / "slow.toml").write_text(SLOW.format(seconds=seconds))
+    return workspace
+
+
+async def test_a_budget_bounds_the_wait_and_the_continuation_attaches(tmp_path: Path) -> None:
+    workspace = workspace_with(tmp_path, 2)
+    run_id = await ops.start_detached(workspace, "slow", {})
+    seen: list[Event] = []
+
+    first = await ops.wait_run(workspace, run_id, budget=0.5, on_event=seen.append)
+    assert first.kind is ops.OutcomeKind.RUNNING and first.live and first.exit_code == 3
+    assert first.continuation == f"tether resume {run_id} --budget 0.5s"
+    assert first.to_json()["status"] == "running"
+
+    later: list[Event] = []
+    second = await ops.resume_run(workspace, run_id, budget=30, on_event=later.append)
+    assert second.kind is ops.OutcomeKind.FINISHED and second.exit_code == 0
+    assert second.state.status == "succeeded" and second.continuation is None
+    # The work ran once, and the second waiter went on where the first left off.
+    assert (workspace / "marker.txt").read_text() == "start\n"
+    assert [e.seq for e in later] == list(range(seen[-1].seq + 1, second.state.last_seq + 1))
+    assert later[-1].type is EventType.RUN_FINISHED
+
+
+async def test_an_unknown_run_and_a_bad_id_are_refused(tmp_path: Path) -> None:
+    workspace = workspace_with(tmp_path, 0)
+    with pytest.raises(ops.RunNotFound):
+        await ops.wait_run(workspace, "nope", budget=1)
+    with pytest.raises(ValueError, match="invalid run id"):
+        await ops.resume_run(workspace, "../x", budget=1)
+
+
+async def test_a_workflow_the_owner_cannot_load_is_one_line(tmp_path: Path) -> None:
+    workspace = workspace_with(tmp_path, 0)
+    with pytest.raises(ops.OwnerStartError, match="unknown workflow 'missing'") as caught:
+        await ops.start_detached(workspace, "missing", {})
+    assert "\n" not in str(caught.value)
+
+
+def test_the_cursor_returns_complete_lines_only(tmp_path: Path) -> None:
+    journal = tmp_path / "events.jsonl"
+    line = orjson.dumps({"seq": 1, "ts": 1.0, "type": "run_started", "run_id": "r"})
+    journal.write_bytes(line[:10])
+    cursor = JournalCursor(journal)
+    assert cursor.read_new() == []  # a torn (or in-progress) line is not an event yet
+    journal.write_bytes(line + b"\n")
+    assert [e.seq for e in cursor.read_new()] == [1]
+    assert cursor.read_new() == []
+    with journal.open("ab") as out:
+        out.write(b"{damaged\n")
+    with pytest.raises(JournalError, match=r"events.jsonl:2: damaged journal line"):
+        cursor.read_new()
+
+
+async def test_a_reused_pid_does_not_make_a_dead_run_look_live(tmp_path: Path) -> None:
+    workspace = workspace_with(tmp_path, 30)
+    run_id = await ops.start_detached(workspace, "slow", {})
+    await ops.wait_run(workspace, run_id, budget=0.3)
+    directory = workspace / ".tether" / "runs" / run_id
+    owner = lock_owner(directory / "lock")
+    assert owner is not None and owner.pid is not None
+    os.kill(owner.pid, 9)
+    # The dead owner's pid now belongs to some other live process (simulated by writing
+    # a live, unrelated pid where the owner's was).
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        outcome = await ops.wait_run(workspace, run_id, budget=10)  # sees the owner gone
+        assert outcome.kind is ops.OutcomeKind.STOPPED and not outcome.live
+        (directory / "lock").write_text(str(stranger.pid))
+        assert lock_owner(directory / "lock") is None
+        state, live_owner = load_run(workspace, run_id)
+        assert live_owner is None and state.status == "paused"
+        view = await ops.show_run(workspace, run_id)
+        assert view.continuation == f"tether resume {run_id} --budget 50s"
+        assert [s.live for s in await ops.list_runs(workspace)] == [False]
+    finally:
+        stranger.kill()
+        stranger.wait()
+        await ops.cancel_run(workspace, run_id)  # reaps the dead owner's step group
