@@ -89,7 +89,7 @@ def test_resume_reaps_before_running_again(orphaned: tuple[Path, str, int]) -> N
     workspace, run_id, child = orphaned
     result = tether(workspace, "resume", run_id, "--budget", "300ms", "--on-budget", "pause")
     assert result.returncode == 3, result.stderr
-    assert process_gone(child)
+    assert process_gone(child), (result.stdout, result.stderr)
 
 
 def test_a_new_run_reaps_what_dead_owners_left(orphaned: tuple[Path, str, int]) -> None:
