@@ -53,13 +53,18 @@ def parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
     return params
 
 
+EXIT_RESERVE = 0.2
+"""Seconds of the budget kept for printing the outcome and exiting."""
+
+
 def budget_left(budget: float | None) -> float | None:
-    """What is left of the invocation's budget: start-up and starting the run count."""
+    """What is left of the invocation's budget: start-up, starting the run, and printing
+    the outcome at the end all count, so the invocation returns within its budget."""
     if budget is None:
         return None
     from tether.cli.main import STARTED
 
-    return max(0.0, budget - (time.monotonic() - STARTED))
+    return max(0.0, budget - (time.monotonic() - STARTED) - EXIT_RESERVE)
 
 
 def parse_budget(text: str | None) -> float | None:

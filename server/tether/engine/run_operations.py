@@ -441,7 +441,8 @@ async def wait_run(
 
     def done(kind: OutcomeKind, *, live: bool) -> Outcome:
         state = follower.state
-        if state.last_seq == 0:
+        if state.last_seq == 0 and kind is not OutcomeKind.RUNNING:
+            # Nobody owns it and it never started: nothing to show or resume.
             raise JournalError(f"{directory / JOURNAL_NAME}: empty journal")
         if kind is OutcomeKind.STOPPED and state.status is RunStatus.RUNNING:
             state.status, state.reason = RunStatus.PAUSED, GONE_REASON
@@ -455,7 +456,7 @@ async def wait_run(
             if resumable
             else None
         )
-        if kind is OutcomeKind.RUNNING:
+        if kind is OutcomeKind.RUNNING and follower.invocation_ts:
             # Active so far: the invocations before this one, and this one until now.
             state.active_ms += max(0, round((time.time() - follower.invocation_ts) * 1000))
             _write_seen(directory, state.last_seq)

@@ -114,8 +114,8 @@ class Commands(Feature):
         return {"run_id": (await self._launch("tether.start", arguments)).run_id}
 
     async def resume(self, *arguments: Any) -> dict[str, Any]:
+        from tether.engine import run_operations as ops
         from tether.engine.errors import RunIdError
-        from tether.engine.execution import Execution
         from tether.engine.journal import JournalError
         from tether.engine.platform import LockHeld
         from tether.engine.runs import ResumeRefused, RunNotFound
@@ -141,16 +141,25 @@ class Commands(Feature):
             except (OSError, ValueError) as error:  # ValueError: undecodable, or a NUL
                 raise ArgumentError(f"tether.resume: result_file {path!s:.200}: {error}") from error
         budget = args.get("budget", self._default_budget())
+        workspace = self.server.workspace_root
+        request = ops.OwnerRequest(
+            str(workspace), args["run_id"], force=args.get("force", False), budget=budget
+        )
         try:
-            execution = Execution.resume(
-                self.server.workspace_root,
-                args["run_id"],
-                self.server.kinds,
-                budget=budget,
-                force=args.get("force", False),
+            execution = await asyncio.to_thread(
+                ops.open_execution,
+                workspace,
+                request,
+                kinds=self.server.kinds,
                 durability=self.server.runs.durability(),
             )
-        except (RunIdError, RunNotFound, LockHeld, JournalError, ResumeRefused) as error:
+        except LockHeld:
+            if self.server.runs.get(args["run_id"]) is not None:
+                raise ArgumentError(
+                    f"tether.resume: run {args['run_id']} is running in this server"
+                ) from None
+            return await self._attach(args["run_id"], budget, result)
+        except (RunIdError, RunNotFound, JournalError, ResumeRefused) as error:
             raise ArgumentError(f"tether.resume: {error}") from error
         if result is not None:
             try:
@@ -160,11 +169,36 @@ class Commands(Feature):
                 raise ArgumentError(f"tether.resume: {error}") from error
         return await self._until_end(self.server.runs.adopt(execution, budget))
 
+    async def _attach(self, run_id: str, budget: float | None, result: Any) -> dict[str, Any]:
+        """A run another process owns (a CLI's detached owner): hand it the result, if
+        any, and wait on it for at most `budget` (the run goes on)."""
+        from tether.engine import run_operations as ops
+
+        workspace = self.server.workspace_root
+        try:
+            if result is not None:
+                await asyncio.to_thread(ops.hand_result, workspace, run_id, result)
+            outcome = await ops.wait_run(
+                workspace,
+                run_id,
+                budget=budget,
+                after_seq=None,
+                command_workspace=self._command_workspace(),
+            )
+        except (ops.RunNotFound, ops.JournalError, ops.ResumeRefused) as error:
+            raise ArgumentError(f"tether.resume: {error}") from error
+        return outcome.to_json()
+
+    def _command_workspace(self) -> Path | None:
+        workspace = self.server.workspace_root
+        return None if workspace == Path.cwd().resolve() else workspace
+
     async def cancel(self, *arguments: Any) -> dict[str, Any]:
+        from tether.engine import run_operations as ops
         from tether.engine.errors import RunIdError
         from tether.engine.journal import JournalError
         from tether.engine.runner import StopReason
-        from tether.engine.runs import ResumeRefused, RunNotFound, load_run, request_cancel
+        from tether.engine.runs import ResumeRefused, RunNotFound
 
         args = read_object("tether.cancel", arguments, (Field("run_id", "string", required=True),))
         run_id = args["run_id"]
@@ -175,37 +209,40 @@ class Commands(Feature):
             return {"run_id": run_id, "status": str(live.state.status)}
         workspace = self.server.workspace_root
         try:
-            outcome = await asyncio.to_thread(request_cancel, workspace, run_id)
-            state, _owner = await asyncio.to_thread(load_run, workspace, run_id)
+            outcome = await ops.cancel_run(workspace, run_id)
+            view = await ops.show_run(workspace, run_id)
         except (RunIdError, RunNotFound, JournalError, ResumeRefused) as error:
             raise ArgumentError(f"tether.cancel: {error}") from error
-        status = "cancelling" if outcome.outcome == "requested" else str(state.status)
+        status = "cancelling" if outcome.outcome == "requested" else str(view.state.status)
         return {"run_id": run_id, "status": status}
 
     async def runs(self, *arguments: Any) -> list[dict[str, Any]]:
-        from tether.engine.runs import list_runs
+        from tether.engine import run_operations as ops
 
         read_object("tether.runs", arguments, ())
         now = time.time()
-        summaries = await asyncio.to_thread(list_runs, self.server.workspace_root)
+        summaries = await ops.list_runs(self.server.workspace_root)
         return [summary.to_json(now) for summary in summaries]
 
     async def show(self, *arguments: Any) -> dict[str, Any]:
+        from tether.engine import run_operations as ops
         from tether.engine.errors import RunIdError
         from tether.engine.journal import JournalError
-        from tether.engine.runs import RunNotFound, load_run
+        from tether.engine.runs import RunNotFound
 
         args = read_object("tether.show", arguments, (Field("run_id", "string", required=True),))
         live = self.server.runs.get(args["run_id"])
         if live is not None:
             return self.server.runs.run_json(live)
         try:
-            state, _owner = await asyncio.to_thread(
-                load_run, self.server.workspace_root, args["run_id"]
+            view = await ops.show_run(
+                self.server.workspace_root,
+                args["run_id"],
+                command_workspace=self._command_workspace(),
             )
         except (RunIdError, RunNotFound, JournalError) as error:
             raise ArgumentError(f"tether.show: {error}") from error
-        return state.to_json(self.server.runs.resume_command(state, None))
+        return view.state.to_json(view.continuation)
 
     async def workflows(self, *arguments: Any) -> list[dict[str, Any]]:
         read_object("tether.workflows", arguments, ())
