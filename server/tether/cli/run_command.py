@@ -101,15 +101,9 @@ def drive(execution: Execution, *, as_json: bool, budget: float | None, workspac
     """Run to the end or a pause, render progress, print the outcome, exit with its code."""
     from tether.cli.render_plain import PlainRenderer
     from tether.cli.summary import summary_lines
-    from tether.engine.runids import resume_command
     from tether.engine.runner import StopReason
 
-    cwd = Path.cwd().resolve()
-    command_workspace = None if workspace == cwd else workspace
-
-    def continuation_for(run_id: str) -> str:
-        return resume_command(run_id, budget=budget, workspace=command_workspace)
-
+    continuation_for = continuation_with(budget, workspace)
     live = None
     plain = None
     if not as_json:
@@ -177,6 +171,15 @@ def command_workspace(workspace: Path) -> Path | None:
     return None if workspace == Path.cwd().resolve() else workspace
 
 
+def continuation_with(budget: float | None, workspace: Path) -> Callable[[str], str]:
+    """run id -> the continuation this invocation prints (its budget, its -C)."""
+    from tether.engine.run_operations import continuation
+
+    return lambda run_id: continuation(
+        run_id, budget=budget, workspace=command_workspace(workspace)
+    )
+
+
 @dataclass
 class Waiting:
     """What a following invocation knows about the run it follows."""
@@ -197,6 +200,7 @@ def follow_detached(
     title: str,
     step_ids: list[str],
     as_json: bool,
+    continuation: Callable[[str], str],
 ) -> None:
     """Follow a run that a detached owner runs, until it ends or the budget is spent;
     print the outcome with the continuation as the last line; exit with its code.
@@ -207,7 +211,7 @@ def follow_detached(
     """
     from tether.engine import run_operations as ops
 
-    renderer = _renderer(title, step_ids, as_json)
+    renderer = _renderer(title, step_ids, as_json, continuation)
     interrupts = 0
 
     async def main() -> Outcome | None:
@@ -241,9 +245,9 @@ def follow_detached(
     if outcome is None:  # Ctrl-C while only waiting: the run goes on
         assert waiting.run_id is not None
         click.echo(f"stopped waiting; run {waiting.run_id} goes on", err=True)
-        click.echo(ops.continuation(waiting.run_id, workspace=command_workspace(workspace)))
+        click.echo(continuation(waiting.run_id))
         sys.exit(EXIT_INTERRUPTED)
-    _report(outcome, as_json)
+    _report(outcome, renderer, as_json)
     code = outcome.exit_code
     if interrupts and outcome.kind is ops.OutcomeKind.STOPPED:
         code = EXIT_INTERRUPTED
@@ -254,7 +258,7 @@ def _ignore(_event: Event) -> None:
     return None
 
 
-def _renderer(title: str, step_ids: list[str], as_json: bool) -> Any:
+def _renderer(title: str, step_ids: list[str], as_json: bool, continuation: Any) -> Any:
     """The progress subscriber: rich on a terminal, plain lines otherwise, none for JSON."""
     if as_json:
         return None
@@ -264,14 +268,19 @@ def _renderer(title: str, step_ids: list[str], as_json: bool) -> Any:
         return RichRenderer(title, step_ids)
     from tether.cli.render_plain import PlainRenderer
 
-    return PlainRenderer()
+    return PlainRenderer(continuation=continuation)
 
 
-def _report(outcome: Outcome, as_json: bool) -> None:
+def _report(outcome: Outcome, renderer: Any, as_json: bool) -> None:
     if as_json:
         from tether.cli.output import print_json
 
         print_json(outcome.to_json())
+        return
+    from tether.cli.render_plain import PlainRenderer
+
+    if isinstance(renderer, PlainRenderer):
+        renderer.finish(outcome.state, outcome.continuation)  # bounded for chat tools
         return
     from tether.cli.summary import summary_lines
 
@@ -438,6 +447,7 @@ def _start_detached(
         title=f"{name} · {run_id}",
         step_ids=step_ids,
         as_json=as_json,
+        continuation=continuation_with(budget, workspace),
     )
 
 
@@ -554,6 +564,7 @@ def _continue_detached(
         title=f"{workflow} · {run_id}",
         step_ids=step_ids,
         as_json=as_json,
+        continuation=continuation_with(budget, workspace),
     )
 
 
