@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from tether.engine.runfiles import RunFileError, open_run_file, read_run_file
+from tether.engine.runfiles import RunFileError, open_run_file
 
 IS_WINDOWS = sys.platform == "win32"
 

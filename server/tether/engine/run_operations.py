@@ -391,7 +391,12 @@ class _Follower:
         """When the current invocation started (wall clock)."""
 
     def apply(self, event: Event) -> None:
-        self.state.apply(event)
+        try:
+            self.state.apply(event)
+        except (KeyError, ValueError, TypeError, AttributeError, AssertionError) as error:
+            # Valid JSON of the wrong shape: damaged, as replay says too.
+            where = f"{self.cursor.path}:{self.cursor.line_number}"
+            raise JournalError(f"{where}: damaged journal line near here ({error})") from error
         match event.type:
             case EventType.RUN_STARTED | EventType.RUN_RESUMED:
                 self.ended = None
