@@ -50,14 +50,25 @@ def make_project(root: Path) -> None:
     (root / ".tether" / "config.toml").write_text(f'interpreter = "{sys.executable}"\n')
 
 
-def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
+def timed(argv: list[str], cwd: Path, env: dict[str, str], expect: str) -> float:
     start = time.perf_counter()
     completed = subprocess.run(
-        argv, cwd=cwd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL
+        argv,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        # Its own session, as tether gives each step's process: with the kernel's session
+        # autogroups a new session gets its own CPU share, which on a loaded machine
+        # would otherwise favour check's pytest over the directly run one.
+        start_new_session=True,
     )
     elapsed = time.perf_counter() - start
     if completed.returncode != 0:
         raise SystemExit(f"{argv[0]} exited {completed.returncode}:\n{completed.stdout[-2000:]}")
+    if expect not in completed.stdout:  # both sides really ran every test
+        raise SystemExit(f"{argv[0]}: {expect!r} not in its output:\n{completed.stdout[-2000:]}")
     return elapsed
 
 
@@ -73,8 +84,8 @@ def main() -> None:
         pytest_runs: list[float] = []
         check_runs: list[float] = []
         for _ in range(rounds):
-            pytest_runs.append(timed(pytest_argv, project, env))
-            check_runs.append(timed(check_argv, project, env))
+            pytest_runs.append(timed(pytest_argv, project, env, f"{TESTS} passed in"))
+            check_runs.append(timed(check_argv, project, env, f"{TESTS} passed · python"))
     pytest_median = statistics.median(pytest_runs)
     check_median = statistics.median(check_runs)
     print(
