@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from pygls.exceptions import JsonRpcException
+
 from tests.lsp.harness import capabilities, start_server, stop_server
 
 
@@ -26,5 +29,21 @@ async def test_a_server_started_in_a_subfolder_runs_in_the_project(
         assert not (subfolder / ".tether").exists()
         listed = await client.command("tether.runs")
         assert result["run_id"] in str(listed)
+    finally:
+        await stop_server(client)
+
+
+async def test_an_unparsable_pyproject_refuses_the_run_naming_file_and_line(
+    workspace: Path, env: dict[str, str]
+) -> None:
+    (workspace / "pyproject.toml").write_text('[project]\nname = "x"\nversion = 1.0.0\n')
+    client = await start_server(
+        workspace, env, capabilities("vscode"), {"prewarm": {"onStart": False}}
+    )
+    try:
+        with pytest.raises(JsonRpcException) as refused:
+            await client.command("tether.run", {"workflow": "multi"})
+        assert f"{workspace / 'pyproject.toml'}:3: not valid TOML" in str(refused.value)
+        assert not (workspace / ".tether" / "runs").exists()
     finally:
         await stop_server(client)
