@@ -3,10 +3,13 @@ project's tools, and a summary an agent can act on (issue: check tells the truth
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.check.conftest import break_split, tether
+from tests.check.conftest import FIXTURE, break_split, tether
 
 # A test only the project's own interpreter passes: tether's environment has tether.
 ONLY_IN_THE_PROJECT_ENV = """
@@ -128,3 +131,19 @@ def test_target_limits_pytest_to_a_folder_or_file(
     whole = tether(root, env, "run", "check")
     assert whole.returncode == 1
     assert "pytest: 2 failed, 12 passed" in whole.stdout
+
+
+def test_a_configured_tool_missing_from_the_project_env_fails_the_check(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    root = tmp_path / "money"
+    shutil.copytree(FIXTURE, root)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True)
+    result = tether(root, env, "run", "check")
+    assert result.returncode == 1, result.stdout + result.stderr
+    python = f"python {root / 'venv' / 'bin' / 'python'} (venv/ in the workspace)"
+    assert (
+        f"    error: pytest is configured but not installed in the project's environment "
+        f"({python}): install it there"
+    ) in result.stdout.splitlines()
+    assert "mypy is configured but not installed" in result.stdout

@@ -71,12 +71,14 @@ async def _project(ctx: StepContext) -> _Project:
 
 
 def _python_tool(project: _Project, tool: str) -> str:
-    """The project environment's `tool`; a skip (saying where it looked) when missing."""
+    """The project environment's `tool`. Missing, it fails the step (saying where it
+    looked): the project uses the tool, so a check that could not run it vouches for
+    nothing, and another environment's copy would not see the project's packages."""
     found = project.environment.script(tool)
     if found is None:
-        raise StepSkipped(
+        raise StepFailed(
             f"{tool} is configured but not installed in the project's environment "
-            f"({project.environment.describe()})"
+            f"({project.environment.describe()}): install it there"
         )
     return found
 
