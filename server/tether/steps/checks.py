@@ -93,7 +93,7 @@ def _standalone_tool(project: _Project, tool: str) -> str:
     return found
 
 
-def _passed(tool: str, story: str, project: _Project, executable: str) -> dict[str, Any]:
+def _passed(story: str, project: _Project, executable: str) -> dict[str, Any]:
     summary = f"{story} · {_using(project, executable)}"
     return {"exit_code": 0, "summary": summary, "interpreter": project.environment.python}
 
@@ -162,7 +162,7 @@ async def ruff(ctx: StepContext) -> dict[str, Any]:
         text = report_path.read_text(encoding="utf-8", errors="replace")
     report = check_reports.read_ruff_json(text, workspace) if text.strip() else None
     if result.exit_code == 0:
-        return _passed("ruff", "no problems", project, executable)
+        return _passed("no problems", project, executable)
     if report is None or not report.errors:
         raise _unexpected("ruff", result, project, executable)
     raise _fail(
@@ -190,7 +190,7 @@ async def mypy(ctx: StepContext) -> dict[str, Any]:
         argv.append(project.target or ".")
     result = await _run(ctx, argv, project)
     if result.exit_code == 0:
-        return _passed("mypy", "no errors", project, executable)
+        return _passed("no errors", project, executable)
     report = check_reports.read_mypy_json(result.tail, workspace)
     if not report.errors:
         raise _unexpected("mypy", result, project, executable)
@@ -235,7 +235,7 @@ async def pytest(ctx: StepContext) -> dict[str, Any]:
         raise StepSkipped(f"pytest collected no tests{where}")
     if result.exit_code == 0:
         passed = report.passed if report and report.passed is not None else "all"
-        return _passed("pytest", f"{passed} passed", project, executable)
+        return _passed(f"{passed} passed", project, executable)
     if report is None or not report.errors:
         raise _unexpected("pytest", result, project, executable)
     story = f"{report.total_errors} failed, {report.passed or 0} passed"
@@ -252,7 +252,7 @@ async def npm_test(ctx: StepContext) -> dict[str, Any]:
     executable = _standalone_tool(project, "npm")
     result = await _run(ctx, [executable, "test", "--silent"], project)
     if result.exit_code == 0:
-        return _passed("npm-test", "passed", project, executable)
+        return _passed("passed", project, executable)
     raise _unexpected("npm test", result, project, executable)
 
 
@@ -272,7 +272,7 @@ async def tsc(ctx: StepContext) -> dict[str, Any]:
         raise StepSkipped("typescript is declared but not installed: run npm install")
     result = await _run(ctx, [str(compiler), "--noEmit", "--pretty", "false"], project)
     if result.exit_code == 0:
-        return _passed("tsc", "no errors", project, str(compiler))
+        return _passed("no errors", project, str(compiler))
     report = check_reports.read_tsc(result.tail)
     if not report.errors:
         raise _unexpected("tsc", result, project, str(compiler))
