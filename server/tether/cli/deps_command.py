@@ -24,7 +24,8 @@ def deps(as_json: bool, directory: str) -> None:
 
     Problems in those files are printed on stderr as `path:line: reason`, then notes
     (such as dynamic dependencies that were not read) as `note: ...`; neither changes
-    the exit status. A workspace that declares no dependencies says so on stdout.
+    the exit status. A workspace that declares no dependencies (and has no problems or
+    notes to explain why) says so on stdout.
     """
     from tether.kb.deps import detect_dependencies
     from tether.project.environment import find_site_packages, installed_versions
@@ -48,7 +49,9 @@ def deps(as_json: bool, directory: str) -> None:
         )
         for dependency in detection.dependencies
     ]
-    if not rows:
+    if not rows and not detection.problems and not detection.notes:
+        # Said outright: empty output reads as "something went wrong" (problems and notes,
+        # such as dynamic dependencies, explain an empty list themselves).
         click.echo(
             f"no dependencies declared in {workspace} (read: pyproject.toml, setup.cfg, "
             "Pipfile, requirements*.txt, requirements/, package.json)"
