@@ -4,7 +4,8 @@ One fake server on 127.0.0.1 plays both Context7 and an OpenAI-compatible endpoi
 echoes the Authorization header it receives into everything it answers: search results,
 docs text, streamed completion pieces (cut mid-key), and error bodies placed so that the
 usual 200-character cut falls inside the key. Every step kind runs against it (command
-and python steps print the keys from their environment; an agent is handed a result
+and python steps print the keys from their environment, the command 300 times so that its
+output also goes past the journal's bound into artifacts; an agent is handed a result
 holding them), then `show`, `runs`, `docs` and the language server are asked too. Every
 file under `.tether/` and the cache directory, and every byte printed or sent, is then
 searched for any 10-character piece of either key.
@@ -87,7 +88,7 @@ WORKFLOW = """
 [[steps]]
 id = "shell"
 kind = "command"
-run = ["sh", "-c", "echo llm=$OPENAI_API_KEY; echo c7=$CONTEXT7_API_KEY; exit 3"]
+run = ["sh", "-c", "for i in $(seq 300); do echo $OPENAI_API_KEY $CONTEXT7_API_KEY; done; exit 3"]
 continue_on_error = true
 
 [[steps]]
