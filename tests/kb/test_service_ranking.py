@@ -163,3 +163,22 @@ async def test_installed_version_is_trusted_for_the_recheck_interval(tmp_path: P
     make_site(tmp_path, "2.0")
     assert await patient.installed_version("gizmo") == "1.0"  # within its interval
     assert await eager.installed_version("gizmo") == "2.0"
+
+
+async def test_context7_answers_go_through_the_same_ranking_and_budget(tmp_path: Path) -> None:
+    from tests.fakes.context7 import FakeContext7, FakeLibrary, snippet_docs
+    from tests.kb.test_service_resilience import context7_for
+
+    topics = [f"Topic {number}" for number in range(20)]
+    docs = snippet_docs("Widget", *topics[:15], "Retry policy", *topics[15:])
+    library = FakeLibrary("/fake/widget", "widget", docs)
+    async with FakeContext7(libraries=[library]) as fake:
+        service = DocsService(DocsStore(tmp_path / "cache"), [context7_for(fake)])
+        try:
+            result = await service.lookup("widget", "retries", max_tokens=200)
+        finally:
+            await service.aclose()
+    assert result.provider == "context7" and len(docs) > 200 * 4
+    assert len(result.content) <= 200 * 4
+    # The snippet that answers comes first although Context7 sent it sixteenth.
+    assert result.content.startswith('Best matches for "retries":\n\n### Widget: Retry policy')
