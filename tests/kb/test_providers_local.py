@@ -16,13 +16,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tether.kb.docindex.node_source import declaration_records
 from tether.kb.providers.base import (
     InvalidLibraryName,
     ProviderNotFound,
     check_library_name,
 )
 from tether.kb.providers.local import LocalProvider
-from tether.kb.providers.local_node import exported_names
 from tether.kb.providers.readme import clean_readme
 from tether.project.environment import find_site_packages, installed_versions
 
@@ -33,8 +33,8 @@ VENV_SITE = REPO / ".venv" / "lib" / "python3.11" / "site-packages"
 # -- the test environment's own distributions ---------------------------------------------
 
 
-async def test_every_installed_distribution_yields_a_summary_or_readme() -> None:
-    provider = LocalProvider(REPO, site_dirs=[VENV_SITE])
+async def test_every_installed_distribution_yields_a_summary_or_readme(tmp_path: Path) -> None:
+    provider = LocalProvider(REPO, site_dirs=[VENV_SITE], index_dir=tmp_path)
     versions = installed_versions([VENV_SITE])
     assert len(versions) >= 20
     missing: list[str] = []
@@ -44,8 +44,8 @@ async def test_every_installed_distribution_yields_a_summary_or_readme() -> None
         assert result is not None, name
         assert result.version == dist.version
         summary = (dist.metadata["Summary"] or "").strip()
-        has_summary = bool(summary) and f"\n\n{summary}\n" in result.content
-        has_readme = "\n## README\n\n" in result.content
+        has_summary = bool(summary) and summary in result.content
+        has_readme = "## README" in result.content
         if not (has_summary or has_readme):
             missing.append(name)
     assert missing == []
@@ -61,7 +61,9 @@ def test_no_module_of_the_distributions_is_imported() -> None:
         from importlib import metadata
         from tether.kb.providers.local import LocalProvider
         from tether.project.environment import installed_versions
-        import tether.kb.providers.local_python, tether.kb.providers.python_outline
+        import tempfile
+        import tether.kb.providers.local_python, tether.kb.docindex.python_source
+        import tether.kb.docindex.answer, tether.kb.docindex.node_source
         import tether.kb.providers.local_node, tether.kb.providers.readme
         site = Path({str(VENV_SITE)!r})
         names = sorted(installed_versions([site]))
@@ -71,7 +73,7 @@ def test_no_module_of_the_distributions_is_imported() -> None:
                 if file.suffix == ".py" and len(file.parts) >= 1:
                     tops.add(file.parts[0].removesuffix(".py"))
         before = set(sys.modules)
-        provider = LocalProvider(Path("."), site_dirs=[site])
+        provider = LocalProvider(Path("."), site_dirs=[site], index_dir=Path(tempfile.mkdtemp()))
         async def main():
             return [await provider.fetch(name, None, "", timeout=30) for name in names]
         results = asyncio.run(main())
@@ -100,8 +102,8 @@ async def test_repository_url_comes_from_project_urls() -> None:
     assert await provider.repository_url("not-installed-anywhere") is None
 
 
-async def test_requested_version_other_than_the_installed_one_is_not_found() -> None:
-    provider = LocalProvider(REPO, site_dirs=[VENV_SITE])
+async def test_requested_version_other_than_the_installed_one_is_not_found(tmp_path: Path) -> None:
+    provider = LocalProvider(REPO, site_dirs=[VENV_SITE], index_dir=tmp_path)
     with pytest.raises(ProviderNotFound, match=r"is installed, not the requested 0\.0\.1"):
         await provider.fetch("httpx", "0.0.1", "", timeout=10)
 
@@ -181,29 +183,32 @@ def make_venv(workspace: Path, name: str = ".venv") -> Path:
     return site
 
 
-async def test_outline_respects_all_skips_private_and_follows_reexports(tmp_path: Path) -> None:
+async def test_overview_respects_all_skips_private_and_follows_reexports(tmp_path: Path) -> None:
     site = make_venv(tmp_path)
     assert find_site_packages(tmp_path) == [site.resolve()]
-    provider = LocalProvider(tmp_path)
+    provider = LocalProvider(tmp_path, index_dir=tmp_path / "index")
     assert await provider.installed_version("widget") == "1.2.3"
     result = await provider.fetch("widget", None, "", timeout=10)
-    assert result is not None
+    assert result is not None and result.library == "Widget" and result.version == "1.2.3"
     content = result.content
-    assert content.startswith("# Widget 1.2.3\n\nWidgets for everyone")
-    assert "- Source: https://github.com/example/widget" in content
-    assert "## Usage" in content and "shields.io" not in content and "<img" not in content
-    assert "### module `widget`" in content and "Widgets for everyone." in content
-    assert "#### `class widget.Widget`" in content
-    assert "- `spin(*, speed: float = 1.0) -> str`: Spin the widget." in content
-    assert "#### `class widget.Gadget`" in content
-    assert (
-        "#### `async widget.make_gadget(name: str, /, count: int = 1, *rest: str, "
-        "**options: object) -> Gadget`" in content
+    assert content.startswith("## README > Widget > Usage\n\nCall `make_gadget` to make a gadget.")
+    assert "shields.io" not in content and "<img" not in content
+    api = content.split("## API\n\n", 1)[1].splitlines()
+    # The package's own order (__all__), top-level names first, then submodules'.
+    assert api[:3] == [
+        "- `widget.Widget(size: int = 3)`: A widget.",
+        "- `widget.make_gadget(name: str, /, count: int = 1, *rest: str, **options: object)"
+        " -> Gadget`: Make a gadget.",
+        "- `widget.Gadget`: A gadget, defined privately and re-exported.",
+    ]
+    assert "- `widget.tools.polish(w)`" in api
+    spin = await provider.answer("widget", None, "Widget", 2000)
+    assert spin is not None and "- `widget.Widget.spin(*, speed: float = 1.0) -> str`: Spin" in (
+        spin.content
     )
-    assert "Also exports: `VERSION`" in content
-    assert "### module `widget.tools`" in content
+    everything = content + spin.content
     for absent in ("helper_not_exported", "_private", "_secret", "outside_secret", "_impl`"):
-        assert absent not in content
+        assert absent not in everything
 
 
 def test_site_packages_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -268,15 +273,15 @@ async def test_node_package_docs_from_manifest_readme_and_declarations(tmp_path:
             ),
         },
     )
-    provider = LocalProvider(tmp_path, site_dirs=[])
+    provider = LocalProvider(tmp_path, site_dirs=[], index_dir=tmp_path / "index")
     assert await provider.installed_version("@acme/rocket") == "2.0.1"
     assert await provider.repository_url("@acme/rocket") == "git+https://github.com/acme/rocket.git"
     result = await provider.fetch("@acme/rocket", None, "", timeout=10)
     assert result is not None and result.meta["ecosystem"] == "npm"
     content = result.content
-    assert content.startswith("# @acme/rocket 2.0.1\n\nRockets, typed.")
-    assert "Launch it." in content and "badge.fury.io" not in content
-    assert "- function `launch(target: string, speed?: number): Promise<void>`" in content
+    assert content.startswith("## README > rocket\n\nLaunch it.")
+    assert "badge.fury.io" not in content
+    assert "- `launch(target: string, speed?: number): Promise<void>`" in content
     for name in ("RocketOptions", "Rocket", "touchdown", "orbit"):
         assert f"`{name}" in content
 
@@ -296,7 +301,7 @@ async def test_hostile_node_paths_are_refused(tmp_path: Path) -> None:
     (tmp_path / "node_modules" / "linked").symlink_to(outside)
     (tmp_path / "node_modules" / "broken").mkdir()
     (tmp_path / "node_modules" / "broken" / "package.json").write_text("{not json")
-    provider = LocalProvider(tmp_path, site_dirs=[])
+    provider = LocalProvider(tmp_path, site_dirs=[], index_dir=tmp_path / "index")
     result = await provider.fetch("sneaky", None, "", timeout=10)
     assert result is not None and "stolen" not in result.content
     assert await provider.fetch("linked", None, "", timeout=10) is None
@@ -398,5 +403,5 @@ def test_hostile_readme_markup_costs_linear_time(unit: str) -> None:
 @pytest.mark.parametrize("unit", ["\n", " \n", "export ", "export {", "export function a("])
 def test_hostile_declarations_cost_linear_time(unit: str) -> None:
     started = time.perf_counter()
-    exported_names(unit * 100_000)
+    declaration_records("x", unit * 100_000)
     assert time.perf_counter() - started < 1.0

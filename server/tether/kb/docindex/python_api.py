@@ -31,12 +31,14 @@ MAX_REEXPORT_DEPTH = 8
 
 @dataclass(frozen=True, slots=True)
 class ApiLimits:
-    max_modules: int = 800
+    max_modules: int = 400
     """Module files parsed per distribution."""
     max_file_bytes: int = 1_000_000
     max_records: int = 20_000
     max_depth: int = 6
     """Package nesting followed below each top-level package."""
+    max_total_bytes: int = 4_000_000
+    """Source parsed per distribution, all files together."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +87,18 @@ def module_name_for(relative: str) -> str | None:
     return ".".join(parts)
 
 
+_NOT_API = frozenset(
+    {"tests", "test", "testing", "conftest", "examples", "benchmarks", "docs"}
+    | {"vendor", "vendored", "third_party", "typeshed", "extern", "externals"}
+)
+"""Package parts that hold tests, samples or copies of other projects, not this API."""
+
+
 def _is_public_module(name: str) -> bool:
     parts = name.split(".")
     if any(part.startswith("_") for part in parts):
         return False
-    return not any(part in {"tests", "test", "testing", "conftest"} for part in parts[1:])
+    return not any(part in _NOT_API for part in parts[1:])
 
 
 class PythonApi:
@@ -100,6 +109,7 @@ class PythonApi:
         self.files = files
         self._modules: dict[str, _Module] = {}
         self._parsed = 0
+        self._bytes = 0
         self._symbols: dict[tuple[str, str], _Symbol] = {}
         self._exports: dict[str, list[tuple[str, _Ref]]] = {}
 
@@ -107,7 +117,11 @@ class PythonApi:
 
     def records(self) -> list[Record]:
         public = sorted(
-            (name for name in self.files if _is_public_module(name)),
+            (
+                name
+                for name in self.files
+                if _is_public_module(name) and name.count(".") <= self.limits.max_depth
+            ),
             key=lambda name: (name.count("."), name),
         )
         for module_name in public:
@@ -196,10 +210,12 @@ class PythonApi:
         if path is None:
             return None
         tree: ast.Module | None = None
-        if self._parsed < self.limits.max_modules:
+        if self._parsed < self.limits.max_modules and self._bytes < self.limits.max_total_bytes:
             self._parsed += 1
             try:
-                if path.stat().st_size <= self.limits.max_file_bytes:
+                size = path.stat().st_size
+                if size <= self.limits.max_file_bytes:
+                    self._bytes += size
                     tree = ast.parse(path.read_bytes(), filename=str(path))
             except (OSError, SyntaxError, ValueError, RecursionError) as error:
                 logger.debug("docs index: skipping %s: %s", path, error)
@@ -213,6 +229,10 @@ class PythonApi:
         for module_name in sorted(self.files):
             if len(self._symbols) >= self.limits.max_records:
                 return
+            if module_name not in self._modules and not _mentions(
+                self.files[module_name], b"fixture", self.limits.max_file_bytes
+            ):
+                continue  # reading is cheap, parsing is not: only files that may have one
             module = self.module(module_name)
             if module is None:
                 continue
@@ -244,7 +264,8 @@ class PythonApi:
                 node.name,
                 display,
                 aliases,
-                signature=_signature(init, drop_self=True) if init is not None else "",
+                # A class is called to make an instance: its __init__'s "-> None" says nothing.
+                signature=_signature(init, drop_self=True).removesuffix(" -> None"),
                 summary=docstring_summary(docstring),
                 doc=_doc_text(docstring, init),
                 examples=docstring_examples(docstring),
@@ -321,6 +342,14 @@ def inspect_cleandoc(text: str) -> str:
     import inspect
 
     return inspect.cleandoc(text) if text else ""
+
+
+def _mentions(path: Path, word: bytes, limit: int) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return word in handle.read(limit)
+    except OSError:
+        return False
 
 
 def _name_preference(name: str) -> tuple[int, int, int, str]:

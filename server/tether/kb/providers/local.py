@@ -18,15 +18,15 @@ from tether.kb.providers.base import ProviderNotFound, ProviderResult
 
 if TYPE_CHECKING:
     from tether.kb.docindex.cache import IndexCache, LibraryIndex
-    from tether.kb.providers.local_node import NodeDocs, NodeModules
-    from tether.kb.providers.local_python import PythonDocs, PythonPackages
-    from tether.kb.providers.python_outline import OutlineLimits
+    from tether.kb.providers.local_node import NodeModules
+    from tether.kb.providers.local_python import PythonPackages
 
 
 VERSION_RECHECK_S = 1.0
 """How long an installed version is trusted before the disk is checked again: a warm
 lookup then needs no worker thread, and an upgrade is still seen within a second."""
 VERSIONS_KEPT = 10_000
+WHOLE_DOCUMENT_TOKENS = 16_000
 
 
 class LocalProvider:
@@ -39,7 +39,6 @@ class LocalProvider:
         *,
         site_dirs: Sequence[Path] | None = None,
         interpreter: str | None = None,
-        outline_limits: OutlineLimits | None = None,
         version_recheck: float = VERSION_RECHECK_S,
         index_dir: Path | None = None,
     ) -> None:
@@ -47,7 +46,6 @@ class LocalProvider:
         self.version_recheck = version_recheck
         self._versions: dict[str, tuple[str | None, float]] = {}
         self.interpreter = interpreter
-        self.outline_limits = outline_limits
         self._site_dirs = list(site_dirs) if site_dirs is not None else None
         self._python: PythonPackages | None = None
         self._node: NodeModules | None = None
@@ -77,7 +75,7 @@ class LocalProvider:
                 site_dirs = self._site_dirs
                 if site_dirs is None:
                     site_dirs = find_site_packages(self.workspace, self.interpreter)
-                self._python = PythonPackages(site_dirs, self.outline_limits)
+                self._python = PythonPackages(site_dirs)
             return self._python
 
     @property
@@ -107,8 +105,9 @@ class LocalProvider:
     async def fetch(
         self, library: str, version: str | None, query: str, *, timeout: float
     ) -> ProviderResult | None:
-        # `query` is not used: local docs are cached whole and ranked per query on read.
-        return await asyncio.to_thread(self._fetch, library, version)
+        """The library's whole overview (README opening, API in the package's order); a
+        query is answered by `answer`, which the lookup service uses."""
+        return await asyncio.to_thread(self._answer, library, version, "", WHOLE_DOCUMENT_TOKENS)
 
     async def answer(
         self, library: str, version: str | None, query: str, max_tokens: int
@@ -171,28 +170,6 @@ class LocalProvider:
             if packages.find(library) is not None:
                 return packages.repository_url(library)
         return self.node.repository_url(library)
-
-    def _fetch(self, library: str, version: str | None) -> ProviderResult | None:
-        if not self._is_npm_only(library):
-            python_docs = self.python_packages().document(library)
-            if python_docs is not None:
-                return self._result(library, version, python_docs, "pypi")
-        node_docs = self.node.document(library)
-        if node_docs is None:
-            return None
-        return self._result(library, version, node_docs, "npm")
-
-    def _result(
-        self, library: str, wanted: str | None, docs: PythonDocs | NodeDocs, ecosystem: str
-    ) -> ProviderResult:
-        self._check_version(library, wanted, docs.version)
-        return ProviderResult(
-            content=docs.markdown,
-            provider=self.name,
-            library=docs.name,
-            version=docs.version,
-            meta={"ecosystem": ecosystem, "source": str(docs.source)},
-        )
 
     def _check_version(self, library: str, wanted: str | None, installed: str | None) -> None:
         if wanted and installed and wanted != installed:

@@ -1,7 +1,8 @@
 """Documentation for packages installed in the workspace's `node_modules`, read from disk.
 
-package.json (description, version, homepage, repository), the README, and the names a
-package exports according to its TypeScript declarations. Nothing is executed. Every path
+package.json (version, repository), and the docs index of a package (see
+tether.kb.docindex.node_source) built from its description, README and TypeScript
+declarations, following the files they re-export from. Nothing is executed. Every path
 is checked to stay inside the package directory (a hostile package.json can name any
 file). All functions block; the local provider calls them from a worker thread.
 """
@@ -11,11 +12,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tether.kb.providers.readme import cap_text, clean_readme
+from tether.kb.providers.readme import clean_readme
 
 if TYPE_CHECKING:
     from tether.kb.docindex.cache import IndexCache, LibraryIndex
@@ -30,21 +30,6 @@ DECLARATIONS_LIMIT = 400_000
 README_BYTES_LIMIT = 400_000
 
 _README_NAMES = ("README.md", "readme.md", "Readme.md", "README.markdown", "README", "README.txt")
-_EXPORT_DECLARATION = re.compile(
-    r"^[ \t]*export[ \t]+(?:declare[ \t]+)?(?:default[ \t]+)?(?:abstract[ \t]+)?"
-    r"(function|class|interface|type|const|let|var|enum|namespace)[ \t]+([A-Za-z_$][\w$]*)"
-    r"([^\n{;=]{0,400})",
-    re.MULTILINE,
-)
-_EXPORT_LIST = re.compile(r"^[ \t]*export[ \t]+(?:type[ \t]+)?\{([^{}]{0,5000})\}", re.MULTILINE)
-
-
-@dataclass(frozen=True, slots=True)
-class NodeDocs:
-    name: str
-    version: str | None
-    markdown: str
-    source: Path
 
 
 class NodeModules:
@@ -120,59 +105,6 @@ class NodeModules:
         return cache.get(
             key, build, {"name": library, "version": str(version), "source": str(directory)}
         )
-
-    def document(self, library: str) -> NodeDocs | None:
-        directory = self.package_dir(library)
-        if directory is None:
-            return None
-        manifest = _read_manifest(directory / "package.json")
-        if manifest is None:
-            return None
-        version = manifest.get("version") if isinstance(manifest.get("version"), str) else None
-        sections = [f"# {library} {version or ''}".rstrip()]
-        description = manifest.get("description")
-        if isinstance(description, str) and description.strip():
-            sections.append(description.strip())
-        facts: list[str] = []
-        for label, key in (("Homepage", "homepage"), ("License", "license")):
-            value = manifest.get(key)
-            if isinstance(value, str) and value:
-                facts.append(f"- {label}: {value}")
-        repository = self.repository_url(library)
-        if repository:
-            facts.append(f"- Repository: {repository}")
-        if facts:
-            sections.append("\n".join(facts))
-        readme = _read_readme(directory)
-        if readme:
-            sections.append("## README\n\n" + clean_readme(readme, "text/markdown"))
-        declarations = _declarations_file(directory, manifest)
-        if declarations is not None:
-            exported = exported_names(_read_text(declarations, DECLARATIONS_LIMIT) or "")
-            if exported:
-                relative = declarations.relative_to(directory)
-                sections.append(f"## API\n\nExported from `{relative}`:\n\n" + "\n".join(exported))
-        return NodeDocs(library, version, "\n\n".join(sections), directory)
-
-
-def exported_names(declarations: str) -> list[str]:
-    """One markdown list item per exported declaration, with its kind and signature head."""
-    items: list[str] = []
-    seen: set[str] = set()
-    for kind, name, rest in _EXPORT_DECLARATION.findall(declarations):
-        if name in seen:
-            continue
-        seen.add(name)
-        signature = " ".join(rest.split())
-        signature = cap_text(signature, 160) if kind == "function" else ""
-        items.append(f"- {kind} `{name}{signature}`")
-    for group in _EXPORT_LIST.findall(declarations):
-        for part in group.split(","):
-            alias = part.strip().split(" as ")[-1].strip()
-            if alias and alias not in seen and re.match(r"^[A-Za-z_$][\w$]*$", alias):
-                seen.add(alias)
-                items.append(f"- `{alias}`")
-    return items
 
 
 _REEXPORT = re.compile(

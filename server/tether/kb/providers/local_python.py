@@ -1,9 +1,9 @@
 """Documentation for the project's installed Python distributions, read from disk.
 
-Metadata (summary, project URLs), the long description (the README as uploaded to PyPI)
-and a static outline of the public API. Nothing here imports the distributions: metadata
-is parsed from `*.dist-info`, the API with `ast`. All functions block; the local provider
-calls them from a worker thread.
+Which distributions are installed and at which versions, their metadata, and the docs
+index of each (see tether.kb.docindex), built from the metadata, the long description (the
+README as uploaded to PyPI) and the source read with `ast`. Nothing here imports the
+distributions. All functions block; the local provider calls them from a worker thread.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from tether.kb.docindex.cache import IndexCache, LibraryIndex
     from tether.kb.docindex.editable import SourceTree
     from tether.kb.docindex.records import Record
-    from tether.kb.providers.python_outline import OutlineLimits
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +39,6 @@ class InstalledDistribution:
     site_dir: Path
 
 
-@dataclass(frozen=True, slots=True)
-class PythonDocs:
-    name: str
-    version: str | None
-    markdown: str
-    source: Path
-
-
 class PythonPackages:
     """The distributions installed in `site_dirs`, indexed by canonical name.
 
@@ -56,9 +47,8 @@ class PythonPackages:
     language server sees new installs without a restart.
     """
 
-    def __init__(self, site_dirs: Sequence[Path], outline_limits: OutlineLimits | None = None):
+    def __init__(self, site_dirs: Sequence[Path]) -> None:
         self.site_dirs = list(site_dirs)
-        self.outline_limits = outline_limits
         self._lock = threading.Lock()
         self._index: dict[str, InstalledDistribution] = {}
         self._stamps: tuple[int, ...] | None = None
@@ -104,54 +94,6 @@ class PythonPackages:
                 return url
         home = meta.get("Home-page")
         return home if home and "github.com/" in home.lower() else None
-
-    def document(self, library: str) -> PythonDocs | None:
-        from importlib import metadata
-
-        from tether.kb.providers.python_outline import (
-            OutlineLimits,
-            discover_modules,
-            outline_modules,
-        )
-        from tether.kb.providers.readme import clean_readme
-
-        found = self.find(library)
-        if found is None:
-            return None
-        limits = self.outline_limits or OutlineLimits()
-        distribution = metadata.PathDistribution(found.metadata_dir)
-        meta = _read_metadata(found)
-        if meta is None:
-            return None
-        name = meta.get("Name") or found.name
-        version = meta.get("Version")
-        sections = [f"# {name} {version or ''}".rstrip()]
-        summary = (meta.get("Summary") or "").strip()
-        if summary and summary.upper() != "UNKNOWN":
-            sections.append(summary)
-        facts = [f"- {label}: {url}" for label, url in _project_urls(meta)]
-        home = meta.get("Home-page")
-        if home and home.upper() != "UNKNOWN" and not any(home in fact for fact in facts):
-            facts.insert(0, f"- Homepage: {home}")
-        if meta.get("Requires-Python"):
-            facts.append(f"- Requires-Python: {meta.get('Requires-Python')}")
-        if facts:
-            sections.append("\n".join(facts))
-        readme = _long_description(meta)
-        if readme:
-            cleaned = clean_readme(readme, meta.get("Description-Content-Type"))
-            if cleaned:
-                sections.append("## README\n\n" + cleaned)
-        try:
-            files = [str(path) for path in distribution.files or []]
-        except (OSError, ValueError) as error:
-            logger.warning("%s: unreadable RECORD: %s", found.metadata_dir, error)
-            files = []
-        modules = discover_modules(found.site_dir, files, limits)
-        outline = outline_modules(modules, limits)
-        if outline:
-            sections.append("## API\n\n" + outline)
-        return PythonDocs(canonicalize_name(name), version, "\n\n".join(sections), found.site_dir)
 
     def library_index(self, library: str, cache: IndexCache) -> LibraryIndex | None:
         """The searchable index of `library` at its installed version, built on first use.
