@@ -305,3 +305,17 @@ async def test_node_declarations_are_ranked_with_their_jsdoc(tmp_path: Path) -> 
     assert first_hit.startswith("### `formatBytes(bytes: number): string`")
     padded = await provider.answer("tinyfmt", None, "padStart", 500)
     assert padded is not None and "padStart('7', 3)" in padded.content
+
+
+async def test_node_packages_of_a_javascript_folder_inside_the_workspace(tmp_path: Path) -> None:
+    # A Python project at the root with its editor extension's packages in a subfolder.
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    app = tmp_path / "editor" / "ext"
+    package = app / "node_modules" / "leftpad"
+    package.mkdir(parents=True)
+    (app / "package.json").write_text('{"name": "ext"}')
+    (package / "package.json").write_text('{"name": "leftpad", "version": "1.3.0"}')
+    (package / "README.md").write_text("# leftpad\n\n## Padding\n\nPad strings on the left.\n")
+    provider = LocalProvider(tmp_path, site_dirs=[], index_dir=tmp_path / "index")
+    assert await provider.installed_version("leftpad") == "1.3.0"
+    assert "Pad strings on the left." in await ask(provider, "leftpad", "pad a string")

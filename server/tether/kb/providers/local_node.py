@@ -33,25 +33,35 @@ _README_NAMES = ("README.md", "readme.md", "Readme.md", "README.markdown", "READ
 
 
 class NodeModules:
-    """Packages under `<workspace>/node_modules`."""
+    """Packages under `<workspace>/node_modules`, and under the `node_modules` of the
+    JavaScript projects in the workspace's folders (two levels down: `editor-client/vscode`
+    in a repository whose root is a Python project), the workspace's own first."""
 
     def __init__(self, workspace: Path) -> None:
+        self.workspace = workspace
         self.root = workspace / "node_modules"
+        self._roots: list[Path] | None = None
+
+    def roots(self) -> list[Path]:
+        if self._roots is None:
+            found = [self.root] if self.root.is_dir() else []
+            found += _nested_node_modules(self.workspace, NESTED_DEPTH)
+            self._roots = found
+        return self._roots
 
     def package_dir(self, library: str) -> Path | None:
-        """The package's directory, only if it resolves inside node_modules."""
-        if not self.root.is_dir():
-            return None
-        candidate = self.root.joinpath(*library.split("/"))
-        try:
-            resolved = candidate.resolve()
-            root = self.root.resolve()
-        except OSError:
-            return None
-        # pnpm links packages into node_modules/.pnpm; anything outside the tree is refused.
-        if not resolved.is_relative_to(root) or not (resolved / "package.json").is_file():
-            return None
-        return resolved
+        """The package's directory, only if it resolves inside its node_modules."""
+        for root in self.roots():
+            candidate = root.joinpath(*library.split("/"))
+            try:
+                resolved = candidate.resolve()
+                resolved_root = root.resolve()
+            except OSError:
+                continue
+            # pnpm links packages into node_modules/.pnpm; anything outside is refused.
+            if resolved.is_relative_to(resolved_root) and (resolved / "package.json").is_file():
+                return resolved
+        return None
 
     def manifest(self, library: str) -> dict[str, Any] | None:
         directory = self.package_dir(library)
@@ -105,6 +115,31 @@ class NodeModules:
         return cache.get(
             key, build, {"name": library, "version": str(version), "source": str(directory)}
         )
+
+
+NESTED_DEPTH = 2
+_NOT_PROJECTS = frozenset({"node_modules", ".git", ".venv", "venv", "dist", "build", "out"})
+
+
+def _nested_node_modules(workspace: Path, depth: int) -> list[Path]:
+    """`node_modules` folders beside a package.json in the workspace's subfolders."""
+    found: list[Path] = []
+    level = [workspace]
+    for _ in range(depth):
+        deeper: list[Path] = []
+        for directory in level:
+            try:
+                children = sorted(entry for entry in directory.iterdir() if entry.is_dir())
+            except OSError:
+                continue
+            for child in children:
+                if child.name in _NOT_PROJECTS or child.name.startswith("."):
+                    continue
+                if (child / "package.json").is_file() and (child / "node_modules").is_dir():
+                    found.append(child / "node_modules")
+                deeper.append(child)
+        level = deeper
+    return found
 
 
 _REEXPORT = re.compile(
