@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "server"), str(ROOT)]
 
 from tests.chat import test_build_loop_in_claude_code as build  # noqa: E402
+from tests.chat import test_long_check_in_claude_code as long_check  # noqa: E402
 from tests.chat import test_skills_in_claude_code as skills  # noqa: E402
 from tests.chat.harness import ChatSetup, claude_code, prepare  # noqa: E402
 from tests.cli.test_plain_output_bound import LOUD_FAILURE  # noqa: E402
@@ -36,7 +37,11 @@ Scenario = Callable[[ChatSetup], Awaitable[None]]
 SCENARIOS: dict[str, Scenario] = {
     "a_listing": skills.test_a_listing_has_every_skill_with_its_description,
     "b_check": skills.test_b_check_runs_as_the_skill_prescribes,
+    "b_failing_check": skills.test_b_a_failing_check_reaches_the_model_with_no_resume_line,
     "c_build_loop": build.test_c_the_build_loop_reaches_succeeded_through_the_printed_commands,
+    "d_check_longer_than_budget": (
+        long_check.test_d_a_check_longer_than_the_budget_finishes_through_the_continuation
+    ),
     "e_docs": skills.test_e_docs_answers_at_the_installed_version,
     "f_permissions_user_invoked": skills.test_f_a_user_invoked_skill_runs_tether_without_a_prompt,
     "f_permissions_model_invoked": skills.test_f_a_model_invoked_skill_runs_tether_without_a_prompt,
