@@ -87,9 +87,10 @@ def cold_process(runs: int, cache_dir: Path) -> dict[str, object]:
     }
 
 
-async def local_provider(site: Path, count: int) -> dict[str, object]:
+async def local_provider(site: Path, count: int, index_dir: Path) -> dict[str, object]:
+    """Each distribution's first answer: its index is built (then cached per version)."""
     names = sorted(installed_versions([site]))[:count]
-    provider = LocalProvider(REPO, site_dirs=[site])
+    provider = LocalProvider(REPO, site_dirs=[site], index_dir=index_dir)
     per_distribution: list[float] = []
     sizes: list[int] = []
     empty = 0
@@ -116,9 +117,8 @@ async def local_provider(site: Path, count: int) -> dict[str, object]:
 
 async def warm_tier1(cache_dir: Path, lookups: int) -> dict[str, object]:
     venv_site = REPO / ".venv" / "lib" / "python3.11" / "site-packages"
-    service = DocsService(
-        DocsStore(cache_dir), [LocalProvider(REPO, site_dirs=[venv_site])], lookup_timeout=5
-    )
+    local = LocalProvider(REPO, site_dirs=[venv_site], index_dir=cache_dir / "index")
+    service = DocsService(DocsStore(cache_dir), [local], lookup_timeout=5)
     samples: list[float] = []
     try:
         await service.lookup("httpx", "AsyncClient")  # fetch and fill tier 1
@@ -126,15 +126,15 @@ async def warm_tier1(cache_dir: Path, lookups: int) -> dict[str, object]:
             started = time.perf_counter()
             result = await service.lookup("httpx", "AsyncClient")
             samples.append(time.perf_counter() - started)
-            assert result.from_cache == "memory"
+            assert result.from_cache == "index"
     finally:
         await service.aclose()
     return {
         "lookups": lookups,
         "p50_us": round(percentile(samples, 0.5) * 1e6, 1),
         "p99_us": round(percentile(samples, 0.99) * 1e6, 1),
-        "note": "whole lookup: name check, installed version (memoised for 1 s), tier-1 get, "
-        "ranked answer (memoised per content, query and budget)",
+        "note": "whole lookup: name check, installed version (memoised for 1 s), the "
+        "package's open index, its answer (memoised per query and budget)",
     }
 
 
@@ -194,7 +194,7 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "load_average_1m": round(os.getloadavg()[0], 2),
             "cold_process": cold_process(options.runs, root / "cli-cache"),
-            "local_provider": asyncio.run(local_provider(base_site, 100)),
+            "local_provider": asyncio.run(local_provider(base_site, 100, root / "indexes")),
             "warm_tier1_lookup": asyncio.run(warm_tier1(root / "svc-cache", options.lookups)),
             "prewarm_shape": asyncio.run(prewarm_shape(root / "prewarm-cache", 50, 8)),
         }
