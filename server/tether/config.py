@@ -73,6 +73,13 @@ class LLMConfigSection:
 
 
 @dataclass(frozen=True)
+class McpConfig:
+    call_budget: str = "30s"
+    """MCP server: how long one run tool call waits before it returns the run still going
+    and the call that continues it (below the usual 60 s client limits)."""
+
+
+@dataclass(frozen=True)
 class TetherConfig:
     progress_interval: float = 5.0
     """Editor: seconds between progress reports while anything runs."""
@@ -87,6 +94,7 @@ class TetherConfig:
     prewarm: PrewarmConfig = field(default_factory=PrewarmConfig)
     runs: RunsConfig = field(default_factory=RunsConfig)
     llm: LLMConfigSection = field(default_factory=LLMConfigSection)
+    mcp: McpConfig = field(default_factory=McpConfig)
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -148,6 +156,10 @@ def _coerce(key: str, value: Any, current: Any) -> Any:
         return value
     if key == "default_budget":
         parse_duration(value)
+        return str(value)
+    if key == "call_budget":
+        if not 0 < parse_duration(value) <= 600:
+            raise ValueError("must be more than 0 and at most 10m")
         return str(value)
     if key == "providers":
         if not isinstance(value, list | tuple) or not all(
@@ -237,6 +249,7 @@ def _table_name(class_name: str) -> str:
         "Prewarm": "prewarm",
         "Runs": "runs",
         "LLM": "llm",
+        "Mcp": "mcp",
     }[base]
 
 

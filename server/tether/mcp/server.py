@@ -15,13 +15,17 @@ from pydantic import ValidationError
 
 from tether import __version__
 from tether.mcp.catalog_tools import CatalogTools
+from tether.mcp.run_tools import RunTools
 from tether.mcp.tool_errors import describe_invalid, unknown_arguments
 from tether.mcp.workspace import ToolWorkspace
 
 INSTRUCTIONS = (
     "tether runs the project's named workflows (checks, builds, reviews) and answers "
     "questions about the project's dependencies from their documentation. Use "
-    "list_workflows to see what can run, lookup_docs before coding against a library."
+    "list_workflows to see what can run, run_workflow to run one, lookup_docs before "
+    "coding against a library. A run tool call returns within its budget; when the run "
+    "is still going or waits for a result, the result's `next` is the call that "
+    "continues it (resume_run): the run is never lost to a timeout."
 )
 
 
@@ -56,7 +60,7 @@ class TetherMCPServer(MCPServer[Any]):
 
 
 def build_server(workspace: ToolWorkspace) -> TetherMCPServer:
-    return TetherMCPServer(CatalogTools(workspace).tools())
+    return TetherMCPServer(RunTools(workspace).tools() + CatalogTools(workspace).tools())
 
 
 def configure_logging(level: str) -> None:
