@@ -37,7 +37,16 @@ async def test_tools_are_listed_with_closed_precise_schemas(
 ) -> None:
     async with mcp_session(workspace, server_env(tmp_path)) as session:
         listed = {tool.name: tool for tool in (await session.list_tools()).tools}
-    assert {"list_workflows", "lookup_docs", "list_dependencies"} <= set(listed)
+    assert set(listed) == {
+        "run_workflow",
+        "resume_run",
+        "cancel_run",
+        "list_runs",
+        "show_run",
+        "list_workflows",
+        "lookup_docs",
+        "list_dependencies",
+    }
     for tool in listed.values():
         assert tool.description and "Call this" in tool.description, tool.name
         assert tool.input_schema["additionalProperties"] is False, tool.name
@@ -46,6 +55,26 @@ async def test_tools_are_listed_with_closed_precise_schemas(
     assert docs["properties"]["library"]["type"] == "string"
     assert docs["properties"]["library"]["maxLength"] == 214
     assert docs["properties"]["max_tokens"]["anyOf"][0]["maximum"] == 4000
+    run = listed["run_workflow"].input_schema
+    assert run["required"] == ["workflow"]
+    assert run["properties"]["workflow"]["pattern"] == "^[a-z0-9][a-z0-9._-]{0,63}$"
+    budget = run["properties"]["budget"]["anyOf"][0]
+    assert budget["type"] == "string" and "ms|s|m|h" in budget["pattern"]
+    params = run["properties"]["params"]["anyOf"][0]
+    assert params["additionalProperties"] == {"type": "string"}
+    resume = listed["resume_run"].input_schema
+    assert resume["required"] == ["run_id"] and "ctx" not in resume["properties"]
+    assert resume["properties"]["run_id"]["pattern"] == "^[a-z0-9][a-z0-9._-]{0,127}$"
+    status = listed["list_runs"].input_schema["properties"]["status"]["anyOf"][0]
+    assert status["enum"] == [
+        "running",
+        "succeeded",
+        "failed",
+        "timed_out",
+        "cancelled",
+        "paused",
+        "waiting",
+    ]
 
 
 async def test_list_workflows_shows_builtins_and_the_project_file(

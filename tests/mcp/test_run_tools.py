@@ -137,7 +137,8 @@ async def test_a_run_longer_than_the_budget_returns_a_continuation_and_finishes(
         assert run["status"] == "running" and run["live"] is True
         assert run["next"] == {"tool": "resume_run", "arguments": {"run_id": run["run_id"]}}
         assert run["resume_command"].startswith(f"tether resume {run['run_id']} --budget")
-        assert "still running" in text_of(first).splitlines()[0]
+        assert "still running" in run["summary"]
+        assert json.loads(text_of(first)) == run
     # The client is gone; the run is not: open the gate, and a new session finds it ended.
     (workspace / "gate.open").touch()
     async with mcp_session(workspace, server_env(tmp_path)) as session:

@@ -37,12 +37,14 @@ def _shorten(text: str, cap: int) -> str:
     return f"{text[:cap]}... ({len(text) - cap} more characters)"
 
 
-def next_call(record: dict[str, Any], waiting_step: str | None) -> dict[str, Any] | None:
+def next_call(record: dict[str, Any], waiting_steps: list[str]) -> dict[str, Any] | None:
     """The tool call that continues the run, or None when nothing can be continued."""
     if record.get("resume_command") is None:
         return None
     arguments: dict[str, Any] = {"run_id": record["run_id"]}
-    if waiting_step is not None:
-        arguments["result"] = "<the result the step asks for>"
-        arguments["step"] = waiting_step
+    if waiting_steps:
+        arguments["result"] = "<the result the step's instruction asks for>"
+        arguments["step"] = (
+            waiting_steps[0] if len(waiting_steps) == 1 else f"<one of {', '.join(waiting_steps)}>"
+        )
     return {"tool": "resume_run", "arguments": arguments}

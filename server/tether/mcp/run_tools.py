@@ -22,7 +22,7 @@ from pydantic import Field
 from tether.engine.state import RunState
 from tether.mcp.progress import RunProgress
 from tether.mcp.registry import closed_tool
-from tether.mcp.results import fit_list, json_result, json_text
+from tether.mcp.results import MAX_JSON_CHARS, fit_list, json_result, json_text
 from tether.mcp.run_results import bound_run, next_call
 from tether.mcp.workspace import ToolWorkspace
 
@@ -83,10 +83,11 @@ class RunTools:
                 name="run_workflow",
                 description=(
                     "Start a workflow (e.g. `check`: lint, types and tests) and wait for it "
-                    "at most `budget`. Returns the run as JSON: when its status is "
-                    "`running` or `waiting`, the run goes on in the background and `next` "
-                    "is the call to make (resume_run with its run_id). Progress "
-                    "notifications name each step as it starts and ends."
+                    "at most `budget`. Call this to run the project's checks or any other "
+                    "workflow. Returns the run as JSON: when its status is `running` or "
+                    "`waiting`, the run goes on in the background and `next` is the call to "
+                    "make (resume_run with its run_id). Progress notifications name each "
+                    "step as it starts and ends."
                 ),
                 annotations=changes,
             ),
@@ -282,17 +283,15 @@ class RunTools:
             raise ToolError(_one_line(error)) from error
 
     def _present(self, record: dict[str, Any], state: RunState, kind: str) -> CallToolResult:
-        waiting = (
-            [_waiting_entry(step.id, step.waiting) for step in state.waiting_steps]
-            if record.get("resume_command")
-            else []
-        )
-        bounded = bound_run(record)
-        only_step = waiting[0]["step"] if len(waiting) == 1 else None
-        payload = {**bounded, "next": next_call(bounded, only_step if waiting else None)}
+        extras: dict[str, Any] = {}
+        waiting = list(state.waiting_steps) if record.get("resume_command") else []
+        extras["next"] = next_call(record, [step.id for step in waiting])
         if waiting:
-            payload["waiting_for"] = waiting
-        return json_result(payload, text=f"{_headline(payload, kind)}\n{json_text(payload)}")
+            extras["waiting_for"] = [_waiting_entry(step.id, step.waiting) for step in waiting]
+        # In the JSON itself: Claude Code hands the model the structured content only.
+        extras["summary"] = _summary(record, extras, kind)
+        bounded = bound_run(record, MAX_JSON_CHARS - len(json_text(extras)))
+        return json_result({**bounded, **extras})
 
 
 def _waiting_entry(step: str, request: Any) -> dict[str, Any]:
@@ -312,18 +311,17 @@ def _waiting_entry(step: str, request: Any) -> dict[str, Any]:
     return entry
 
 
-def _headline(payload: dict[str, Any], kind: str) -> str:
-    """One line for the model before the JSON: where the run is, and what to do next."""
-    run = f"run {payload['run_id']} ({payload['workflow']})"
-    following = payload.get("next")
-    if following is None:
-        return f"{run}: {payload['status']}."
-    call = f"call resume_run with run_id {payload['run_id']!r}"
-    if payload.get("waiting_for"):
+def _summary(record: dict[str, Any], extras: dict[str, Any], kind: str) -> str:
+    """One sentence for the model: where the run is, and what to do next."""
+    run = f"run {record['run_id']} ({record['workflow']})"
+    if extras.get("next") is None:
+        return f"{run}: {record['status']}."
+    call = f"call resume_run with run_id {record['run_id']!r}"
+    if extras.get("waiting_for"):
         return f"{run}: waiting for a result; {call} and the result (see waiting_for)."
     if kind == "running":
         return f"{run}: still running (it goes on in the background); {call} to wait again."
-    return f"{run}: {payload['status']}; {call} to resume it."
+    return f"{run}: {record['status']}; {call} to resume it."
 
 
 def _one_line(error: BaseException) -> str:
