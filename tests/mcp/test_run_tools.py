@@ -56,7 +56,8 @@ run = ["echo", "colour: ${steps.ask.output.result}"]
 needs = ["ask"]
 """
 
-LOUD = """
+# 200 kept lines of 250 characters: more than a tool result may carry.
+LOUD = f"""
 name = "loud"
 description = "prints a lot"
 
@@ -64,7 +65,7 @@ description = "prints a lot"
 id = "spew"
 kind = "command"
 shell = true
-run = "i=0; while [ $i -lt 4000 ]; do echo line $i of a long output; i=$((i+1)); done"
+run = "yes {"0123456789" * 25} | head -n 4000"
 """
 
 
