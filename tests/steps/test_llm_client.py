@@ -18,7 +18,7 @@ from tests.fakes.http_server import Request, Response
 from tests.fakes.openai import DONE, SSE_HEADERS, FakeOpenAI, chunk_event, error_reply
 from tether.engine.breaker import BreakerState, CircuitBreaker
 from tether.engine.retry import RetryPolicy
-from tether.steps.llm_client import (
+from tether.llm.client import (
     CompletionResult,
     LLMBlocked,
     LLMClient,
@@ -29,7 +29,7 @@ from tether.steps.llm_client import (
     LLMTimeout,
     parse_retry_after,
 )
-from tether.steps.llm_config import LLMConfig
+from tether.llm.config import LLMConfig
 
 KEY = "sk-test-SECRET-123"
 KEY_ENV = "TETHER_TEST_LLM_KEY"

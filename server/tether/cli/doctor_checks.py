@@ -347,7 +347,7 @@ def llm(config: TetherConfig) -> list[Finding]:
                 f"set llm.{missing} in .tether/config.toml, or remove the [llm] table",
             )
         ]
-    from tether.steps.llm_config import LLMConfig
+    from tether.llm.config import LLMConfig
 
     try:
         LLMConfig(base_url=section.base_url, model=section.model, api_key_env=section.api_key_env)

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from tether.config import LLMConfigSection, TetherConfig
-    from tether.steps.llm_config import LLMConfig
+    from tether.llm.config import LLMConfig
 
 _TIMEOUTS = ("connect_timeout", "first_token_timeout", "idle_timeout", "total_timeout")
 _FIELDS = {
@@ -166,7 +166,7 @@ class LLMKind:
     async def _complete(
         self, ctx: StepContext, config: LLMConfig, messages: list[dict[str, str]]
     ) -> dict[str, Any]:
-        from tether.steps.llm_client import LLMClient, LLMError, LLMTimeout
+        from tether.llm.client import LLMClient, LLMError, LLMTimeout
 
         client = LLMClient(config)
         client.breaker = self.breakers.for_endpoint(client.endpoint)
@@ -222,7 +222,7 @@ def build_llm_config(
     section: LLMConfigSection, options: Mapping[str, Any], *, where: str
 ) -> LLMConfig:
     """The client configuration for one step: the endpoint from [llm], limits from the step."""
-    from tether.steps.llm_config import LLMConfig
+    from tether.llm.config import LLMConfig
 
     data: dict[str, object] = {
         "base_url": section.base_url,
@@ -266,7 +266,7 @@ def _limit_problems(options: Mapping[str, Any]) -> list[tuple[str, str]]:
         problems.append(("max_tokens", "must be a whole number >= 1"))
     retries = options.get("request_retries")
     if retries is not None:
-        from tether.steps.llm_config import LLMConfig
+        from tether.llm.config import LLMConfig
 
         try:
             LLMConfig.from_mapping(

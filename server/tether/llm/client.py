@@ -28,8 +28,8 @@ import orjson
 from tether.engine.breaker import BreakerOpenError, BreakerState, CircuitBreaker
 from tether.engine.redaction import Redactor, StreamRedactor
 from tether.engine.retry import next_retry_delay
-from tether.steps.llm_config import LLMConfig
-from tether.steps.sse import SSEDecoder, SSEError, SSEEvent
+from tether.llm.config import LLMConfig
+from tether.llm.sse import SSEDecoder, SSEError, SSEEvent
 
 logger = logging.getLogger(__name__)
 
