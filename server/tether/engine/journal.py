@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -44,8 +44,8 @@ ARTIFACTS_DIR = "artifacts"
 ARTIFACT_CAP = 64 * 1024
 """Serialized size above which a payload goes to an artifact file instead of the journal."""
 
-JOURNAL_READ_LIMIT = 2 * 1024 * 1024 * 1024
-"""A journal larger than this is refused rather than read (a symlink to /dev/zero, say)."""
+JOURNAL_LINE_LIMIT = 512 * 1024 * 1024
+"""A journal line longer than this is damage, not an event (payloads go to artifacts)."""
 ARTIFACT_READ_LIMIT = 256 * 1024 * 1024
 ARTIFACT_KEY = "$artifact"
 ARTIFACT_BYTES = b'"$artifact"'
@@ -318,14 +318,29 @@ def read_numbered_events(
     path: Path, *, resolve_artifacts: bool = True
 ) -> Iterator[tuple[int, Event]]:
     """read_events, with each event's line number (for errors found later, in replay)."""
+    # Streamed line by line: memory follows the longest line, not the journal's size.
     try:
-        data = read_run_file(path, limit=JOURNAL_READ_LIMIT)
+        fd = open_run_file(path, os.O_RDONLY)
     except FileNotFoundError as error:
         raise JournalError(f"{path}: no journal") from error
     except OSError as error:
         raise JournalError(f"{path}: cannot read journal: {error}") from error
+    with os.fdopen(fd, "rb", buffering=1 << 20) as reader:
+        yield from _numbered(reader, path, resolve_artifacts)
+
+
+def _numbered(reader: BinaryIO, path: Path, resolve_artifacts: bool) -> Iterator[tuple[int, Event]]:
+    """Streamed line by line: memory follows the longest line, not the journal's size.
+    The torn-line rule as in _complete_lines: a line without its newline is not parsed."""
     previous_seq = 0
-    for number, line in enumerate(_complete_lines(data), start=1):
+    number = 0
+    while raw := reader.readline(JOURNAL_LINE_LIMIT + 1):
+        number += 1
+        if not raw.endswith(b"\n"):
+            if len(raw) > JOURNAL_LINE_LIMIT:
+                raise JournalError(f"{path}:{number}: line longer than {JOURNAL_LINE_LIMIT} bytes")
+            return  # a torn last line (a crash mid-write, or a write in progress)
+        line = raw[:-1]
         if not line:
             continue
         event = _parse(line, path, number, resolve_artifacts=resolve_artifacts)
@@ -333,6 +348,11 @@ def read_numbered_events(
             raise JournalError(f"{path}:{number}: sequence number {event.seq} after {previous_seq}")
         previous_seq = event.seq
         yield number, event
+
+
+def _open_journal(path: Path) -> BinaryIO:
+    """A journal for reading: a regular file the user owns, never through a symlink."""
+    return os.fdopen(open_run_file(path, os.O_RDONLY), "rb")
 
 
 def _complete_lines(data: bytes) -> list[bytes]:
@@ -362,7 +382,7 @@ def _where(path: Path, number: int | None) -> str:
 def read_head(path: Path) -> Event | None:
     """The journal's first event (run_started), or None while it has no complete line."""
     try:
-        with path.open("rb") as reader:
+        with _open_journal(path) as reader:
             line = reader.readline()
     except OSError as error:
         raise JournalError(f"{path}: cannot read journal: {error}") from error
@@ -374,7 +394,7 @@ def read_tail(path: Path, max_bytes: int = 64 * 1024) -> list[Event]:
     """The complete events in the journal's last `max_bytes`, in order: enough to find the
     last run-level event of all but huge runs without reading the whole file."""
     try:
-        with path.open("rb") as reader:
+        with _open_journal(path) as reader:
             size = os.fstat(reader.fileno()).st_size
             start = max(0, size - max_bytes)
             reader.seek(start)
@@ -407,7 +427,7 @@ class JournalCursor:
         """New complete events. Raises JournalError for a damaged line or a journal that
         cannot be read (a missing journal is simply empty: the owner may not have written)."""
         try:
-            with self.path.open("rb") as reader:
+            with _open_journal(self.path) as reader:
                 reader.seek(self.offset)
                 data = reader.read()
         except FileNotFoundError:
