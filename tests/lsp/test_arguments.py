@@ -10,7 +10,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from tests.lsp.harness import TestClient
+from tests.lsp.harness import TestClient, as_dict
 
 # One server per client kind for the module (see conftest.shared_client).
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -24,8 +24,11 @@ def client(shared_client: TestClient) -> TestClient:
 
 CASES: list[tuple[str, list[Any], str]] = [
     ("tether.run", [], "tether.run: 'workflow' is required"),
-    ("tether.run", [{"workflow": "multi"}, {}], "expected one object argument, got 2"),
-    ("tether.run", ["multi"], "expected one object argument, got str"),
+    ("tether.run", [{"workflow": "multi"}, {}], "'workflow' must be a non-empty string"),
+    ("tether.run", ["multi", {}, "5s", "x"], "at most 3 positional argument(s) (workflow,"),
+    ("tether.run", ["multi", "target=src"], "'params' must be an object"),
+    ("tether.show", [["run"]], "'run_id' must be a non-empty string"),
+    ("tether.runs", ["x"], "at most 0 positional argument(s) (none), got 1"),
     ("tether.run", [{"workflow": 3}], "'workflow' must be a non-empty string"),
     ("tether.run", [{"workflow": "multi", "color": "red"}], "unknown field 'color'"),
     ("tether.run", [{"workflow": "multi", "budget": "soon"}], "tether.run: 'budget'"),
@@ -75,6 +78,20 @@ async def test_bad_tether_run_request_and_the_server_goes_on(client: TestClient)
     assert "unknown workflow 'nope'" in raised.value.message
     result = await client.command("tether.run", {"workflow": "multi"})
     assert result["status"] == "succeeded"
+
+
+async def test_positional_arguments_as_typed_in_neovim(client: TestClient) -> None:
+    """`:lua vim.lsp.buf.execute_command({command = "tether.run", arguments = {"multi"}})`
+    runs the workflow, and the run id alone shows it: fields in their declared order."""
+    ran = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="tether.run", arguments=["multi", None, "60s"])
+    )
+    run = as_dict(ran)
+    assert run["workflow"] == "multi" and run["status"] == "succeeded"
+    shown = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="tether.show", arguments=[run["run_id"]])
+    )
+    assert as_dict(shown)["run_id"] == run["run_id"]
 
 
 async def test_bad_arguments_leave_no_traceback_on_stderr(

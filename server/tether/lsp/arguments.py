@@ -1,6 +1,8 @@
-"""Checking a command's one object argument; every problem is a one-line ArgumentError.
+"""Checking a command's arguments; every problem is a one-line ArgumentError.
 
-Commands take `arguments: [{...}]`. No arguments at all counts as `{}`.
+Commands take one object, `arguments: [{...}]`, or their fields in declared order as
+positional arguments, `["check"]` or `["check", {"target": "src"}, "50s"]`: what a user
+types in Neovim's `execute_command`. No arguments at all counts as `{}`.
 """
 
 from __future__ import annotations
@@ -23,18 +25,9 @@ class Field:
 
 
 def read_object(command: str, arguments: Sequence[Any], fields: Sequence[Field]) -> dict[str, Any]:
-    """The checked argument object of `command`: known fields only, each of its kind."""
-    if len(arguments) > 1:
-        raise ArgumentError(
-            f"{command}: expected one object argument, got {len(arguments)} arguments"
-        )
-    raw = plain(arguments[0]) if arguments else {}
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, Mapping):
-        raise ArgumentError(
-            f"{command}: expected one object argument, got {type(raw).__name__} {raw!r:.80}"
-        )
+    """The checked arguments of `command` as an object: known fields only, each of its
+    kind, from one object argument or from positional arguments in `fields` order."""
+    raw = _as_object(command, [plain(argument) for argument in arguments], fields)
     known = {field.name: field for field in fields}
     unknown = [key for key in raw if key not in known]
     if unknown:
@@ -49,6 +42,20 @@ def read_object(command: str, arguments: Sequence[Any], fields: Sequence[Field])
             continue
         result[field.name] = _check(command, field, value)
     return result
+
+
+def _as_object(command: str, arguments: list[Any], fields: Sequence[Field]) -> Mapping[str, Any]:
+    if not arguments or arguments == [None]:
+        return {}
+    if len(arguments) == 1 and isinstance(arguments[0], Mapping):
+        return arguments[0]
+    if len(arguments) > len(fields):
+        names = ", ".join(field.name for field in fields) or "none"
+        raise ArgumentError(
+            f"{command}: expected one object argument or at most {len(fields)} positional "
+            f"argument(s) ({names}), got {len(arguments)} arguments"
+        )
+    return {field.name: value for field, value in zip(fields, arguments, strict=False)}
 
 
 def plain(value: Any) -> Any:
