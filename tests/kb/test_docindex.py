@@ -319,3 +319,12 @@ async def test_node_packages_of_a_javascript_folder_inside_the_workspace(tmp_pat
     provider = LocalProvider(tmp_path, site_dirs=[], index_dir=tmp_path / "index")
     assert await provider.installed_version("leftpad") == "1.3.0"
     assert "Pad strings on the left." in await ask(provider, "leftpad", "pad a string")
+
+
+def test_a_leading_admonition_is_not_the_summary() -> None:
+    from tether.kb.docindex.doc_text import docstring_summary
+
+    docstring = '!!! abstract "Usage Documentation"\n    [JSON](json.md)\n\nValidate JSON data.'
+    assert docstring_summary(docstring) == "Validate JSON data."
+    assert docstring_summary(".. versionadded:: 2.0\n\nOpen it.\n\nMore.") == "Open it."
+    assert docstring_summary("Only line.") == "Only line."

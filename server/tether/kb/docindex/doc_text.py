@@ -30,6 +30,7 @@ _RST_CODE = re.compile(r"^(\s*)\.\. (code-block|code|sourcecode)::\s*(\w*)\s*$")
 _CODE_HINT = re.compile(r"[()=\[\]]|^\s*(>>>|import |from |def |class |async |await )", re.M)
 _UNDERLINE = re.compile(r"^\s*(-{3,}|={3,}|~{3,})\s*$")
 
+_NOT_SUMMARY = ("!!!", "???", ".. ")
 SECTION_TEXT_LIMIT = 4000
 EXAMPLE_LIMIT = 1200
 """Characters of one example; longer blocks are tutorials, not examples."""
@@ -95,8 +96,12 @@ def first_sentence(text: str, limit: int = 200) -> str:
 
 
 def docstring_summary(docstring: str) -> str:
-    """The first paragraph of a docstring, joined into one line."""
-    paragraph = docstring.strip().split("\n\n", 1)[0]
+    """The first paragraph of a docstring, joined into one line; a leading admonition or
+    directive (mkdocs `!!! note`, rST `.. versionadded::`) is not a summary."""
+    paragraphs = [p for p in docstring.strip().split("\n\n") if p.strip()]
+    while len(paragraphs) > 1 and paragraphs[0].lstrip().startswith(_NOT_SUMMARY):
+        paragraphs.pop(0)
+    paragraph = paragraphs[0] if paragraphs else ""
     line = " ".join(part.strip() for part in paragraph.splitlines() if part.strip())
     return line if len(line) <= 300 else line[:297] + "..."
 
