@@ -20,6 +20,7 @@ import pytest
 from tests.chat.harness import SKILLS, ChatSetup
 from tests.chat.scripts import loaded_skill, prescribed
 from tests.cli.pack_text import parse_document
+from tests.cli.test_plain_output_bound import LOUD_FAILURE
 from tests.fakes.anthropic import (
     Conversation,
     Policy,
@@ -119,6 +120,33 @@ async def test_b_a_failing_check_reaches_the_model_with_no_resume_line(chat: Cha
     assert "(check): failed" in output and "    error: " in output
     assert output.splitlines()[-1].startswith("  failed: fix the failures above")
     assert "tether resume" not in output.split("\n", 2)[2]  # only the header names one
+
+
+async def test_b_a_workflow_printing_190k_characters_keeps_its_last_line(
+    chat: ChatSetup,
+) -> None:
+    """Claude Code swaps Bash output over 30,000 characters for a ~2 KB head and a file
+    path, and cuts the middle out of a failed command's output over ~10,700; tether's
+    bound keeps the whole output in front of the model."""
+    workflows = chat.project / ".tether" / "workflows"
+    workflows.mkdir()
+    (workflows / "loud.toml").write_text("".join(LOUD_FAILURE.format(n=n) for n in range(120)))
+
+    def run_it(conversation: Conversation) -> list[ToolUse]:
+        template = prescribed(loaded_skill(conversation, "tether-workflows"), "run")
+        assert template == "tether run WORKFLOW --budget 50s"
+        return [bash(template.replace("WORKFLOW", "loud"))]
+
+    outcome = await chat.chat(
+        "run the loud workflow",
+        scripted(lambda _c: [skill("tether-workflows")], run_it, lambda _c: [Text("done")]),
+        skip_permissions=True,
+    )
+    outcome.check()
+    [(_command, output, is_error)] = outcome.bash_results()
+    assert is_error and output.startswith("Exit code 1")
+    assert 8_000 < len(output) <= 10_100 and "characters truncated]" not in output  # whole
+    assert output.splitlines()[-1].startswith("  failed: fix the failures above")
 
 
 async def test_e_docs_answers_at_the_installed_version(chat: ChatSetup) -> None:

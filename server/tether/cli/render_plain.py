@@ -1,9 +1,11 @@
 """Progress and the summary as plain lines, for pipes and chat agents, within a fixed size.
 
-Chat tools cut long command output: Claude Code keeps only a ~2 KB head of anything over
-30,000 characters, so an agent would never see the last line it must act on. One
-invocation's output therefore stays within OUTPUT_LIMIT characters whatever the workflow
-prints:
+Chat tools cut long command output. Claude Code (2.1.x) replaces any Bash output over
+30,000 characters with a ~2 KB head and a file path, and keeps only ~5,000 characters at
+each end of a failed command's output (any non-zero exit, so 1 and 3 too) once it passes
+about 10,700; an agent would then miss the last line it must act on, or the instruction in
+the middle. One invocation's output therefore stays within OUTPUT_LIMIT characters
+whatever the workflow prints:
 - the first line names the run and the continuation (when only a head survives, the
   agent still knows how to continue);
 - progress lines stop after PROGRESS_LIMIT characters, with a note;
@@ -24,8 +26,8 @@ from tether.engine.durations import format_duration
 from tether.engine.events import Event, EventType
 from tether.engine.state import RunState
 
-OUTPUT_LIMIT = 20_000
-PROGRESS_LIMIT = 6_000
+OUTPUT_LIMIT = 10_000
+PROGRESS_LIMIT = 3_000
 _NOTE_ROOM = 200
 """Characters kept back for each note that says what was cut."""
 
