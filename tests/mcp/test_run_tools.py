@@ -121,7 +121,7 @@ async def test_while_a_step_runs_a_note_goes_out_every_progress_interval(
     progress = Progress()
     async with mcp_session(workspace, server_env(tmp_path)) as session:
         result = await session.call_tool(
-            "run_workflow", {"workflow": "gated", "budget": "2s"}, progress_callback=progress
+            "run_workflow", {"workflow": "gated", "budget": "4s"}, progress_callback=progress
         )
         await session.call_tool("cancel_run", {"run_id": structured(result)["run_id"]})
     notes = [message for message in progress.messages if ": still running" in message]
