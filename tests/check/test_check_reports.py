@@ -109,3 +109,38 @@ def test_uv_and_pdm_environments_are_found_where_their_files_say(
     bare = tmp_path / "bare"
     bare.mkdir()
     assert find_environment(bare, env={}).fallback  # and every caller says so
+
+
+def test_poetry_and_hatch_are_asked_only_when_the_project_uses_them(
+    tmp_path: Path, project_venv: Path
+) -> None:
+    """Stand-ins for the two managers on PATH answer where the environment is, and log
+    each call: a project without their files never has them asked."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    calls = tmp_path / "calls"
+    for name in ("poetry", "hatch"):
+        script = tools / name
+        script.write_text(f'#!/bin/sh\necho "{name} $*" >> {calls}\necho {project_venv}\n')
+        script.chmod(0o755)
+    environ = {"PATH": f"{tools}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+    poetry = tmp_path / "poetry-project"
+    poetry.mkdir()
+    (poetry / "pyproject.toml").write_text('[tool.poetry]\nname = "p"\n')
+    found = find_environment(poetry, env=environ)
+    assert (found.origin, found.python) == (
+        "poetry's environment",
+        str(project_venv / "bin/python"),
+    )
+
+    hatch = tmp_path / "hatch-project"
+    hatch.mkdir()
+    (hatch / "hatch.toml").write_text("[envs.default]\n")
+    assert find_environment(hatch, env=environ).origin == "hatch's environment"
+
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "pyproject.toml").write_text('[project]\nname = "plain"\n')
+    assert find_environment(plain, env=environ).fallback
+    assert calls.read_text().splitlines() == ["poetry env info --path", "hatch env find default"]

@@ -160,18 +160,20 @@ def _managed_environment(workspace: Path, environ: Mapping[str, str]) -> Project
             if found:
                 return found
     if (workspace / "poetry.lock").is_file() or tool_table(pyproject, "poetry") is not None:
-        found = _ask_manager(["poetry", "env", "info", "--path"], workspace, "poetry")
+        found = _ask_manager(["poetry", "env", "info", "--path"], workspace, "poetry", environ)
         if found:
             return found
     if (workspace / "hatch.toml").is_file() or tool_table(pyproject, "hatch") is not None:
-        found = _ask_manager(["hatch", "env", "find", "default"], workspace, "hatch")
+        found = _ask_manager(["hatch", "env", "find", "default"], workspace, "hatch", environ)
         if found:
             return found
     return None
 
 
-def _ask_manager(argv: list[str], workspace: Path, manager: str) -> ProjectEnvironment | None:
-    program = shutil.which(argv[0])
+def _ask_manager(
+    argv: list[str], workspace: Path, manager: str, environ: Mapping[str, str]
+) -> ProjectEnvironment | None:
+    program = shutil.which(argv[0], path=environ.get("PATH"))
     if program is None:
         return None
     try:
@@ -182,6 +184,7 @@ def _ask_manager(argv: list[str], workspace: Path, manager: str) -> ProjectEnvir
             text=True,
             timeout=MANAGER_TIMEOUT,
             stdin=subprocess.DEVNULL,
+            env=dict(environ),
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as error:
