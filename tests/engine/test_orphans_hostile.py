@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.engine.conftest import RunWorkflow
 from tether.engine.orphans import GROUPS_DIR, TOKEN_ENV, reap_orphans
@@ -197,3 +198,27 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_CHILD_SUBREAPER is Linux only")
+async def test_an_orphaned_descendant_is_reparented_to_the_owner_not_init(
+    run_workflow: RunWorkflow, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "orphan.pid"
+    # The subshell starts `sleep` and exits at once: `sleep` is orphaned mid-step.
+    script = (
+        f"(sleep 30 & echo $$! > {pid_file}); while [ ! -s {pid_file} ]; do sleep 0.01; done; "
+        f"awk '{{print $$4}}' /proc/$$(cat {pid_file})/stat"
+    )
+    outcome = await run_workflow(f"""
+[[steps]]
+id = "orphan"
+kind = "command"
+run = "{script}"
+shell = true
+timeout = "20s"
+""")
+    step = outcome.step("orphan")
+    assert step.status == "succeeded", step.error
+    assert int(step.output["text"].split()[-1]) == os.getpid()  # the owner adopted it
+    assert not _alive(int(pid_file.read_text()))
