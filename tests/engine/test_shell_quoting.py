@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.cli.test_run_cli import tether, write_workflow
 from tests.engine.conftest import RunWorkflow
 from tether.engine.errors import WorkflowError
-from tether.engine.templating import render_options
+from tether.engine.templating import render_options, shell_template_problems
 
 # Each template prints the value back exactly once, wherever the reference stands.
 TEMPLATES = {
@@ -66,6 +68,56 @@ def test_any_value_survives_every_quoting_context_exactly(value: str, tmp_path: 
         if name.startswith("in $(") and value.endswith("\n"):
             continue  # $(...) strips trailing newlines: the shell's rule, not quoting
         assert shell_prints(template, value, tmp_path) == EXPECTED.get(name, "{}").format(value)
+
+
+# Shell syntax around a reference: quotes, substitutions, arithmetic, comments, here-docs.
+SHELL_PIECES = st.sampled_from(
+    [
+        "echo ", "'", '"', "$(", ")", "(", "((", "))", "$((", "`", "\\", "$$", "$${", "}",
+        "#", "\n", " ", ";", "|", "&&", "<<", "<<-", "<<<", "EOF", "case ", " in ", "esac",
+        "a", "x=", "$$'", '$$"', "$1", "$#", "$?", "\t", ">", "${params.v}",
+    ]
+)  # fmt: skip
+INJECTIONS = st.sampled_from(
+    [
+        "$(touch PWNED1)", "`touch PWNED2`", "'; touch PWNED3; '", '"; touch PWNED4; "',
+        "\n touch PWNED5 \n", "\\'; touch PWNED6 #", "a[$(touch PWNED7)]",
+        "$(touch PWNED8)'\"`touch PWNED9`",
+    ]
+)  # fmt: skip
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+)
+@given(
+    st.lists(SHELL_PIECES, max_size=8).map("".join),
+    st.lists(SHELL_PIECES, max_size=8).map("".join),
+    INJECTIONS,
+)
+def test_no_template_that_loads_lets_a_value_run_as_code(
+    before: str, after: str, value: str
+) -> None:
+    """Whatever shell surrounds a reference, either the workflow is refused at load or the
+    value stays data (a scan mistake here would be an injection, so it is fuzzed)."""
+    template = before + "${params.v}" + after
+    assume(not shell_template_problems(template))
+    run = render_options({"run": template, "shell": True}, {"params": {"v": value}})["run"]
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            subprocess.run(
+                ["/bin/sh", "-c", run],
+                cwd=folder,
+                capture_output=True,
+                timeout=10,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired:
+            pass
+        planted = [name for name in os.listdir(folder) if name.startswith("PWNED")]
+    assert planted == [], (template, value, run)
 
 
 def test_the_raw_form_pastes_shell_code_on_purpose(tmp_path: Path) -> None:
@@ -133,10 +185,13 @@ def test_argv_lists_stay_unquoted_and_safe(tmp_path: Path) -> None:
         ("echo $${X:-${params.v}}", "shell's own ${...}"),
         ("echo $$'${params.v}'", "inside $'...'"),
         ("echo $(case a in a) echo ${params.v};; esac)", "after a `case`"),
+        ("echo $(( ${params.v} + 1 ))", "inside arithmetic"),
+        ("(( x = ${params.v} ))", "inside arithmetic"),
+        ("echo $$$(( 1 )) '${params.v}'", None),
     ],
 )
 def test_references_that_cannot_be_quoted_are_refused_at_load(
-    run: str, reason: str, tmp_path: Path
+    run: str, reason: str | None, tmp_path: Path
 ) -> None:
     from tether.engine.loader import load_workflow
     from tether.steps.registry import builtin_kinds
@@ -148,6 +203,9 @@ def test_references_that_cannot_be_quoted_are_refused_at_load(
         f'[params]\nv = "x"\n[[steps]]\nid = "a"\nkind = "command"\nshell = true\n'
         f'run = "{escaped}"\n',
     )
+    if reason is None:  # `$$` is the shell's pid: what follows is read as usual
+        load_workflow(path, builtin_kinds())
+        return
     with pytest.raises(WorkflowError, match=reason.replace("$", r"\$").replace("(", r"\(")):
         load_workflow(path, builtin_kinds())
     raw = path.read_text().replace("${params.v}", "${raw:params.v}")

@@ -8,12 +8,13 @@ the shell will read it:
 - outside quotes, the value is `shlex.quote`d (one word, exactly the value);
 - inside the user's single quotes, each `'` becomes `'\''` (the quotes stay balanced);
 - inside the user's double quotes, `\ $ \` "` are backslash-escaped;
-- inside `$(...)` the scan starts afresh, as the shell does.
+- inside `$(...)` the scan starts afresh, as the shell does; `$$` is the shell's pid.
 
 Where the scan cannot be sure what the shell will make of a value (backticks, comments,
-here-documents, a `${...}` of the shell's own, a reference right after a backslash or a
-`$`, a `case` inside `$(...)`), the reference is refused with a reason: a wrong guess there
-would turn quoting into injection. `${raw:...}` opts out and pastes the text unquoted.
+here-documents, arithmetic, a `${...}` of the shell's own, a reference right after a
+backslash or a `$`, a `case` inside `$(...)`), the reference is refused with a reason: a
+wrong guess there would turn quoting into injection. `${raw:...}` opts out and pastes the
+text unquoted.
 """
 
 from __future__ import annotations
@@ -46,10 +47,12 @@ class _Frame(enum.Enum):
     DOUBLE = "double"
     BACKTICK = "backtick"
     BRACE = "brace"  # the shell's own ${...}
+    ARITH = "arith"  # $((...)) or ((...)): quotes do not quote there
     COMMENT = "comment"
 
 
 _REFUSALS = {
+    _Frame.ARITH: "inside arithmetic $((...)) or ((...)), where quotes do not quote",
     _Frame.ANSI: "inside $'...'",
     _Frame.BACKTICK: "inside backticks (use $(...) instead)",
     _Frame.BRACE: "inside the shell's own ${...} expansion",
@@ -62,6 +65,8 @@ _WORD_START = frozenset(" \t\n;&|()<>")
 class _State:
     kind: _Frame
     parens: int = 0
+    fresh: bool = False  # nothing read in it yet: `$(` + `(` is arithmetic
+    closing: bool = False  # arithmetic: the first `)` of `))` was read
 
 
 @dataclass
@@ -75,6 +80,7 @@ class _Scanner:
     heredoc_pending: bool = False
     in_heredoc: bool = False
     uncertain: str | None = None
+    plain_paren: bool = False  # the previous character opened a plain `(`
     word: str = ""  # the unquoted word being read, to spot `case`
     previous: str = "\n"
 
@@ -93,6 +99,8 @@ class _Scanner:
             refusal = "right after a $"
         elif frame in _REFUSALS:
             refusal = _REFUSALS[frame]
+        elif any(state.kind is _Frame.ARITH for state in self.stack):
+            refusal = _REFUSALS[_Frame.ARITH]
         context = {_Frame.SINGLE: Context.SINGLE, _Frame.DOUBLE: Context.DOUBLE}.get(
             frame, Context.UNQUOTED
         )
@@ -106,12 +114,25 @@ class _Scanner:
         self.after_lt = 0
 
     def feed(self, char: str) -> None:
-        frame = self.top.kind
         if self.escaped:
             self._reset_marks()
             self._track_word(char, quoted=True)
             self.previous = char
             return
+        top = self.top
+        plain_paren, self.plain_paren = self.plain_paren, False
+        if top.fresh:
+            top.fresh = False
+            if char == "(" and top.kind is _Frame.SUBST:
+                top.kind = _Frame.ARITH  # `$((`
+                self.previous = char
+                return
+        if char == "(" and plain_paren and top.kind in (_Frame.TOP, _Frame.SUBST):
+            top.parens -= 1  # `((`: bash's arithmetic command, not two subshells
+            self.stack.append(_State(_Frame.ARITH))
+            self.previous = char
+            return
+        frame = top.kind
         handler = {
             _Frame.SINGLE: self._single,
             _Frame.DOUBLE: self._double,
@@ -119,6 +140,7 @@ class _Scanner:
             _Frame.COMMENT: self._comment,
             _Frame.BRACE: self._brace,
             _Frame.ANSI: self._ansi,
+            _Frame.ARITH: self._arith,
         }.get(frame, self._unquoted)
         was_dollar = self.after_dollar
         self.after_dollar = False
@@ -160,12 +182,33 @@ class _Scanner:
         elif char == "'":
             self.stack.pop()
 
+    def _arith(self, char: str, dollar: bool) -> None:
+        state = self.top
+        if state.closing:
+            self.stack.pop()
+            if char != ")":
+                self.uncertain = "after an arithmetic expression that does not end in `))`"
+            return
+        if self._expansion_start(char, dollar):
+            return
+        if char == "\\":
+            self.escaped = True
+        elif char == "(":
+            state.parens += 1
+        elif char == ")":
+            if state.parens:
+                state.parens -= 1
+            else:
+                state.closing = True
+
     def _expansion_start(self, char: str, dollar: bool) -> bool:
         """`$(`, `${`, `$` and backticks: the same in and out of double quotes."""
         if dollar and char == "(":
-            self.stack.append(_State(_Frame.SUBST))
+            self.stack.append(_State(_Frame.SUBST, fresh=True))
         elif dollar and char == "{":
             self.stack.append(_State(_Frame.BRACE))
+        elif dollar and char == "$":
+            pass  # `$$`, the shell's process id: this `$` starts nothing
         elif char == "$":
             self.after_dollar = True
         elif char == "`":
@@ -192,6 +235,7 @@ class _Scanner:
             self.stack.append(_State(_Frame.COMMENT))
         elif char == "(":
             state.parens += 1
+            self.plain_paren = True
         elif char == ")":
             if state.parens:
                 state.parens -= 1
