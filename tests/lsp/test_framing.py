@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tether.lsp.framing import MAX_HEADER_BYTES, Frame, FramingError, MessageFramer
 
@@ -53,3 +55,24 @@ CASES = {
 def test_every_split_of_the_input_frames_the_same(case: str, chunk: int) -> None:
     stream, expected = CASES[case]
     assert read(stream, chunk) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.binary(max_size=3000).filter(lambda data: b"content-length" not in data.lower()),
+    st.lists(st.integers(min_value=1, max_value=500), min_size=1, max_size=40),
+)
+def test_after_any_garbage_the_next_messages_arrive_whole(
+    garbage: bytes, splits: list[int]
+) -> None:
+    stream = garbage + GOOD
+    framer = MessageFramer()
+    items: list[Frame | FramingError] = []
+    position = 0
+    for size in splits * (len(stream) // sum(splits) + 1):
+        items += framer.feed(stream[position : position + size])
+        position += size
+        if position >= len(stream):
+            break
+    frames = [json.loads(item.body)["id"] for item in items if isinstance(item, Frame)]
+    assert frames[-3:] == [1, 2, 3]
