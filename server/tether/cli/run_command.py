@@ -379,6 +379,7 @@ def start_workflow(
     reap_abandoned_runs(workspace)
     pause = on_budget == "pause" and budget_seconds is not None
     if (budget_seconds is not None or detach) and not pause:
+        prepared = (spec, values, kinds, Durability(config.runs.durability))
         _start_detached(
             workspace,
             workflow,
@@ -387,6 +388,7 @@ def start_workflow(
             [s.id for s in spec.steps],
             budget_seconds,
             as_json=as_json,
+            prepared=prepared,
         )
         return
     execution = Execution.new(
@@ -409,12 +411,13 @@ def _start_detached(
     budget: float | None,
     *,
     as_json: bool,
+    prepared: Any,
 ) -> None:
     from tether.engine import run_operations as ops
 
     try:
         # Before any event loop or thread exists: the owner is forked, not spawned.
-        run_id = ops.begin_detached(workspace, workflow, overrides, name=name)
+        run_id = ops.begin_detached(workspace, workflow, overrides, name=name, prepared=prepared)
     except ops.OwnerStartError as error:
         fail(str(error))
     waiting = Waiting(run_id, started_here=True)

@@ -26,14 +26,19 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from tether.engine.platform import IS_WINDOWS, LockHeld
+
+if TYPE_CHECKING:
+    from tether.engine.execution import Execution
+
+Opener = Callable[[], "Execution"]
 
 logger = logging.getLogger(__name__)
 
@@ -78,13 +83,16 @@ class OwnerRequest:
         return cls(**record)
 
 
-def start_owner(request: OwnerRequest) -> int:
+def start_owner(request: OwnerRequest, opener: Opener | None = None) -> int:
     """Start a detached owner for `request` and return its pid once it holds the run's
     lock. Blocks (at most START_WAIT seconds); call it in a thread from async code.
+
+    `opener` (only where the owner is forked) opens the run in the child with what the
+    caller has already loaded (workflow, step kinds), instead of loading it all again.
     Raises OwnerStartError."""
     # fork copies only the calling thread: safe only where there is no other.
     if not IS_WINDOWS and threading.active_count() == 1:
-        return _fork_owner(request)
+        return _fork_owner(request, opener)
     return _spawn_owner(request)
 
 
@@ -119,7 +127,7 @@ def _spawn_owner(request: OwnerRequest) -> int:
     return process.pid
 
 
-def _fork_owner(request: OwnerRequest) -> int:
+def _fork_owner(request: OwnerRequest, opener: Opener | None) -> int:
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the owner
@@ -127,7 +135,7 @@ def _fork_owner(request: OwnerRequest) -> int:
         code = 1
         try:
             os.setsid()  # its own session: the starter's group and terminal are not ours
-            code = _serve(request, answer_fd=write_end)
+            code = _serve(request, answer_fd=write_end, opener=opener)
         except BaseException:  # a forked child must never return into its parent's code
             logger.exception("run %s: owner failed", request.run_id)
         finally:
@@ -171,14 +179,14 @@ def _check(answer: dict[str, Any]) -> None:
     raise OwnerStartError(str(answer.get("error", "unknown error")), held=bool(answer.get("held")))
 
 
-def _serve(request: OwnerRequest, *, answer_fd: int) -> int:
+def _serve(request: OwnerRequest, *, answer_fd: int, opener: Opener | None = None) -> int:
     """Take the run, answer the starter, run it to its end. Returns the exit status."""
     from tether.engine.run_operations import open_execution
 
     workspace = Path(request.workspace)
     _detach_stdio()
     try:
-        execution = open_execution(workspace, request)
+        execution = opener() if opener is not None else open_execution(workspace, request)
     except LockHeld as held:
         _answer(answer_fd, {"ok": False, "error": str(held), "held": True})
         return 0

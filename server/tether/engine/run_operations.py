@@ -69,6 +69,7 @@ from tether.engine.state import RunState, RunStatus
 if TYPE_CHECKING:
     from tether.engine.execution import Execution
     from tether.engine.kinds import KindRegistry
+    from tether.engine.spec import WorkflowSpec
 
 logger = logging.getLogger(__name__)
 
@@ -193,15 +194,35 @@ def begin_detached(
     *,
     name: str | None = None,
     budget: float | None = None,
+    prepared: tuple[WorkflowSpec, Mapping[str, Any], KindRegistry, Durability] | None = None,
 ) -> str:
     """start_detached for a caller without an event loop (blocks until the owner holds
     the run). From a single-threaded process the owner is forked, which costs a few
-    milliseconds instead of an interpreter start."""
+    milliseconds instead of an interpreter start, and `prepared` (the loaded workflow,
+    its parameter values, the step kinds and the durability) spares it loading them
+    again."""
     run_id = new_run_id(name or Path(workflow).stem)
     request = OwnerRequest(
         str(workspace), run_id, workflow=workflow, params=dict(params), budget=budget
     )
-    start_owner(request)
+    opener = None
+    if prepared is not None:
+        spec, values, kinds, durability = prepared
+
+        def opener() -> Execution:
+            from tether.engine.execution import Execution
+
+            return Execution.new(
+                spec,
+                values,
+                workspace,
+                kinds,
+                budget=budget,
+                run_id=run_id,
+                durability=durability,
+            )
+
+    start_owner(request, opener)
     return run_id
 
 
