@@ -107,6 +107,7 @@ def test_killing_the_cli_with_its_process_group_leaves_the_run_going(ws: Workspa
         if "work: started" in line:
             break
     assert run_id is not None
+    wait_for((ws.root / "marker.txt").exists)  # the step's own code is running
     os.killpg(cli.pid, signal.SIGKILL)
     cli.communicate()
     assert cli.returncode == -signal.SIGKILL
@@ -114,7 +115,7 @@ def test_killing_the_cli_with_its_process_group_leaves_the_run_going(ws: Workspa
     done, _ = timed(ws, "resume", run_id, "--budget", "60s")
     assert done.returncode == 0, (done.stdout, done.stderr)
     assert f"run {run_id} (long): succeeded" in done.stdout
-    assert (ws.root / "marker.txt").read_text() == "start\n"
+    assert (ws.root / "marker.txt").read_text() == "start\n", done.stdout
 
 
 FIRST_THEN_SECOND = """
@@ -142,20 +143,30 @@ def test_a_killed_owner_is_seen_stopped_and_resumed_without_orphans(ws: Workspac
     pids = ws.root / "pids.txt"
     wait_for(pids.exists)
     first_b = int(pids.read_text().split()[0])
+    # A waiter, attached now or a moment later: either way it must see the owner gone.
+    waiter = ws.popen("resume", run_id, "--budget", "60s")
     os.kill(owner_pid(ws, run_id), signal.SIGKILL)
 
-    wait_for(lambda: ws.json("show", run_id)["status"] == "paused")
-    shown = ws.json("show", run_id)
-    assert shown["resume_command"] == f"tether resume {run_id} --budget 50s"
-
-    done, _ = timed(ws, "resume", run_id, "--budget", "60s")
-    assert done.returncode == 0, (done.stdout, done.stderr)
+    stdout, stderr = waiter.communicate(timeout=60)
+    assert waiter.returncode == 0, (stdout, stderr)
+    assert f"run {run_id} (pair): succeeded" in stdout
     assert (ws.root / "marker.txt").read_text().splitlines() == ["a", "b", "b"], (
         "a finished before the crash and never ran again; b ran again"
     )
     # The dead owner's step (its own process group) was reaped, not orphaned. (A zombie
     # re-parented to an init that never reaps does not count: group_alive skips it.)
     assert not group_alive(first_b)
+
+
+def test_a_dead_owners_run_shows_as_stopped_with_its_continuation(ws: Workspace) -> None:
+    command_workflow(ws, "long", "sleep 60")
+    done, _ = timed(ws, "run", "long", "--budget", "0.5s")
+    run_id = last_line(done.stdout).split()[2]
+    os.kill(owner_pid(ws, run_id), signal.SIGKILL)
+    wait_for(lambda: ws.json("show", run_id)["status"] == "paused")
+    shown = ws.json("show", run_id)
+    assert shown["resume_command"] == f"tether resume {run_id} --budget 50s"
+    assert ws.tether("cancel", run_id).returncode == 0
 
 
 def test_two_waiters_on_one_run_both_see_the_end(ws: Workspace) -> None:

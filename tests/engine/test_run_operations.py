@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -109,3 +110,41 @@ async def test_a_reused_pid_does_not_make_a_dead_run_look_live(tmp_path: Path) -
         stranger.kill()
         stranger.wait()
         await ops.cancel_run(workspace, run_id)  # reaps the dead owner's step group
+
+
+PAIR = """
+name = "pair"
+[[steps]]
+id = "a"
+kind = "command"
+run = ["sh", "-c", "echo a >> marker.txt"]
+
+[[steps]]
+id = "b"
+kind = "command"
+needs = ["a"]
+run = ["sh", "-c", "echo b >> marker.txt; [ -f again ] && exit 0; touch again; sleep 60"]
+"""
+
+
+async def test_a_waiter_whose_owner_dies_takes_the_run_over(tmp_path: Path) -> None:
+    workspace = workspace_with(tmp_path, 0)
+    (workspace / ".tether" / "workflows" / "pair.toml").write_text(PAIR)
+    run_id = await ops.start_detached(workspace, "pair", {})
+    attached = asyncio.Event()
+
+    def on_event(event: Event) -> None:
+        if event.type is EventType.STEP_STARTED and event.step == "b":
+            attached.set()
+
+    waiter = asyncio.create_task(ops.resume_run(workspace, run_id, budget=60, on_event=on_event))
+    await asyncio.wait_for(attached.wait(), 30)
+    while not (workspace / "again").exists():  # b's own code runs (no event says so)
+        await asyncio.sleep(0.01)
+    owner = lock_owner(workspace / ".tether" / "runs" / run_id / "lock")
+    assert owner is not None and owner.pid is not None
+    os.kill(owner.pid, 9)
+
+    outcome = await asyncio.wait_for(waiter, 60)
+    assert outcome.kind is ops.OutcomeKind.FINISHED and outcome.exit_code == 0
+    assert (workspace / "marker.txt").read_text().splitlines() == ["a", "b", "b"]

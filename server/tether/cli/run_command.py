@@ -506,9 +506,19 @@ def resume(
             fail(f"--result-file {result_file}: {error}")
     budget_seconds = parse_budget(budget)
     config = load_settings(workspace)
+    from tether.engine.platform import lock_owner
+    from tether.engine.runids import run_dir
+    from tether.engine.runs import LOCK_NAME
+    from tether.engine.state import RunState
+
+    owner = lock_owner(run_dir(workspace, run_id) / LOCK_NAME)
     try:
         state, owner = load_run(workspace, run_id)
-    except (RunNotFound, JournalError) as error:
+    except JournalError as error:
+        if owner is None:
+            fail(str(error))
+        state = RunState(run_id)  # live, its first line not written yet: attach anyway
+    except RunNotFound as error:
         fail(str(error))
     pause = on_budget == "pause" and budget_seconds is not None
     if owner is not None or ((budget_seconds is not None or detach) and not pause):

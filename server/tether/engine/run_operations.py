@@ -561,7 +561,8 @@ async def resume_run(
     A result (any value but the default) goes to the waiting step first, live run or
     stopped. A live run is attached to (from where the last waiter left off); a stopped,
     resumable run is resumed by `start` (default: a detached owner) and followed from its
-    resume; a succeeded run is reported as it is. `on_started` hears of a resume this call
+    resume, as is a run whose owner dies while we wait; a succeeded run is reported as it
+    is. `on_started` hears of a resume this call
     started (so a terminal's Ctrl-C can stop the run it started). Raises RunIdError,
     RunNotFound, JournalError, ResumeRefused, OwnerStartError.
     """
@@ -573,8 +574,12 @@ async def resume_run(
     starter = start or _start_detached_owner
     outcome: Outcome | None = None
     for _attempt in range(3):  # each pass attaches, or takes the run, or meets a taker
-        state, owner = await asyncio.to_thread(load_run, workspace, run_id)
         after_seq: int | None = None  # a live run: where the last waiter left off
+        # A live run is attached to without reading its journal first: its owner may not
+        # have written the first line yet.
+        owner = await asyncio.to_thread(lock_owner, run_dir(workspace, run_id) / LOCK_NAME)
+        if owner is None:
+            state, owner = await asyncio.to_thread(load_run, workspace, run_id)
         if owner is None:
             pending = handed_results_pending(run_dir(workspace, run_id))
             if state.status is RunStatus.SUCCEEDED and not force:
@@ -603,8 +608,13 @@ async def resume_run(
             continuation_budget=budget if continuation_budget is None else continuation_budget,
             command_workspace=command_workspace,
         )
-        # A result handed in just as the owner let go is nobody's yet: take the run.
-        if outcome.live or not handed_results_pending(run_dir(workspace, run_id)):
+        # The owner died under us (its end never journaled): continuing the run is what
+        # was asked, so take it over. A run that paused (an interrupt, a budget pause) is
+        # reported as it is: someone stopped it on purpose.
+        owner_died = outcome.kind is OutcomeKind.STOPPED and outcome.state.reason == GONE_REASON
+        # A result handed in just as the owner let go is nobody's yet: take the run too.
+        pending = not outcome.live and handed_results_pending(run_dir(workspace, run_id))
+        if not (owner_died or pending):
             return outcome
         force = False
     assert outcome is not None
