@@ -264,3 +264,69 @@ def test_resume_of_an_unknown_run_is_one_line(ws: Workspace) -> None:
     done = ws.tether("resume", "nope", "--budget", "1s")
     assert done.returncode == 2
     assert done.stderr.strip().startswith("tether: error: no run 'nope'")
+
+
+def test_ctrl_c_while_only_waiting_stops_the_wait_not_the_run(ws: Workspace) -> None:
+    ws.write(
+        "two",
+        """
+[[steps]]
+id = "a"
+kind = "command"
+run = ["sleep", "1"]
+
+[[steps]]
+id = "b"
+kind = "command"
+needs = ["a"]
+run = ["sh", "-c", "sleep 3; echo b >> marker.txt"]
+""",
+    )
+    done, _ = timed(ws, "run", "two", "--budget", "0.3s")
+    assert done.returncode == 3, (done.stdout, done.stderr)
+    run_id = last_line(done.stdout).split()[2]
+    waiter = ws.popen("resume", run_id, "--budget", "60s")  # stdin is not a terminal
+    assert waiter.stdout is not None
+    for line in waiter.stdout:
+        if "b: started" in line:
+            break
+    waiter.send_signal(signal.SIGINT)
+    stdout, stderr = waiter.communicate(timeout=30)
+    assert waiter.returncode == 130, (stdout, stderr)
+    assert stderr.strip() == f"stopped waiting; run {run_id} goes on"
+    assert last_line(stdout) == f"tether resume {run_id} --budget 60s"
+    done, _ = timed(ws, *argv_of(last_line(stdout)))
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert (ws.root / "marker.txt").read_text() == "b\n", "b ran once, to its end"
+
+
+def test_ctrl_c_at_a_terminal_stops_the_run_this_invocation_started(ws: Workspace) -> None:
+    import pty
+
+    command_workflow(ws, "long", "echo start >> marker.txt; sleep 30; echo done >> marker.txt")
+    controller, terminal = pty.openpty()
+    try:
+        cli = subprocess.Popen(
+            ws.command("run", "long", "--budget", "60s"),
+            cwd=ws.root,
+            env=ws.env(),
+            stdin=terminal,  # a person at a terminal (progress still goes to a pipe)
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert cli.stdout is not None
+        for line in cli.stdout:
+            if "work: started" in line:
+                break
+        wait_for((ws.root / "marker.txt").exists)
+        cli.send_signal(signal.SIGINT)
+        stdout, stderr = cli.communicate(timeout=30)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert cli.returncode == 130, (stdout, stderr)
+    run_id = last_line(stdout).split()[2]
+    shown = ws.json("show", run_id)
+    assert shown["status"] == "paused", shown  # stopped, resumable, not running on
+    assert (ws.root / "marker.txt").read_text() == "start\n"
