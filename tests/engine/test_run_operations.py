@@ -148,3 +148,41 @@ async def test_a_waiter_whose_owner_dies_takes_the_run_over(tmp_path: Path) -> N
     outcome = await asyncio.wait_for(waiter, 60)
     assert outcome.kind is ops.OutcomeKind.FINISHED and outcome.exit_code == 0
     assert (workspace / "marker.txt").read_text().splitlines() == ["a", "b", "b"]
+
+
+ASK_WHILE_WORKING = """
+name = "ask"
+[[steps]]
+id = "ask"
+kind = "agent"
+task = "Say hello"
+
+[[steps]]
+id = "slow"
+kind = "command"
+run = ["sh", "-c", "sleep 2; echo slow >> marker.txt"]
+
+[[steps]]
+id = "after"
+kind = "command"
+needs = ["ask", "slow"]
+run = ["sh", "-c", "echo '${steps.ask.output.result}' >> marker.txt"]
+"""
+
+
+async def test_a_result_goes_to_the_live_run_and_it_goes_on(tmp_path: Path) -> None:
+    workspace = workspace_with(tmp_path, 0)
+    (workspace / ".tether" / "workflows" / "ask.toml").write_text(ASK_WHILE_WORKING)
+    run_id = await ops.start_detached(workspace, "ask", {})
+
+    # The waiter is told at once that a step waits, while `slow` still runs.
+    waiting = await ops.wait_run(workspace, run_id, budget=30)
+    assert waiting.kind is ops.OutcomeKind.WAITING and waiting.exit_code == 3
+    assert waiting.live and [r.id for r in waiting.state.waiting_steps] == ["ask"]
+
+    with pytest.raises(ops.ResumeRefused, match="step 'slow' is not waiting"):
+        await ops.resume_run(workspace, run_id, budget=1, result="x", step="slow")
+    done = await ops.resume_run(workspace, run_id, budget=60, result="hello")
+    assert done.kind is ops.OutcomeKind.FINISHED and done.exit_code == 0, done.state.reason
+    assert done.state.steps["ask"].output["result"] == "hello"
+    assert (workspace / "marker.txt").read_text().splitlines() == ["slow", "hello"]

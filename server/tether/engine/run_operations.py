@@ -51,6 +51,7 @@ from tether.engine.events import Event, EventType
 from tether.engine.journal import JOURNAL_NAME, Durability, JournalCursor, JournalError
 from tether.engine.owner import OwnerRequest, OwnerStartError, start_owner
 from tether.engine.platform import LockOwner, lock_owner
+from tether.engine.runfiles import read_run_file, write_run_file
 from tether.engine.runids import new_run_id, resume_command, run_dir
 from tether.engine.runs import (
     GONE_REASON,
@@ -100,6 +101,8 @@ POLL_INTERVAL = 0.02
 LOCK_CHECK_INTERVAL = 0.25
 """Seconds between looks at the run lock while nothing is written (owner death)."""
 HANDED_DIR = "handed-results"
+HANDED_LIMIT = 64 * 1024 * 1024
+"""Bytes of a handed result read back (state files are size-bounded)."""
 SEEN_MARK = "seen"
 """The last event seq a waiter showed before its budget ran out: the next one goes on
 from there ("output from where the caller left off")."""
@@ -355,7 +358,7 @@ def hand_result(workspace: Path, run_id: str, result: Any, step: str | None = No
     folder.mkdir(exist_ok=True)
     target = folder / _handed_name(chosen)
     temporary = target.with_suffix(".tmp")
-    temporary.write_bytes(orjson.dumps({"step": chosen, "result": result}))
+    write_run_file(temporary, orjson.dumps({"step": chosen, "result": result}))
     temporary.replace(target)  # an owner never reads half a result
     return chosen
 
@@ -381,7 +384,7 @@ def _take_handed_results(directory: Path, state: RunState) -> dict[str, Any]:
         if entry.suffix != ".json":
             continue
         try:
-            record = orjson.loads(entry.read_bytes())
+            record = orjson.loads(read_run_file(entry, limit=HANDED_LIMIT))
             step = record["step"]
         except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as error:
             logger.warning("ignoring a damaged handed result %s: %s", entry, error)
@@ -521,7 +524,7 @@ async def wait_run(
 
 def _read_seen(directory: Path) -> int:
     try:
-        return int((directory / SEEN_MARK).read_text(encoding="ascii").strip() or 0)
+        return int(read_run_file(directory / SEEN_MARK, limit=64).strip() or 0)
     except (OSError, ValueError):
         return 0
 
@@ -530,7 +533,7 @@ def _write_seen(directory: Path, seq: int) -> None:
     target = directory / SEEN_MARK
     temporary = directory / f"{SEEN_MARK}.{os.getpid()}.tmp"
     try:
-        temporary.write_text(str(max(seq, _read_seen(directory))), encoding="ascii")
+        write_run_file(temporary, str(max(seq, _read_seen(directory))).encode())
         temporary.replace(target)
     except OSError as error:
         logger.warning("cannot record where waiting on %s stopped: %s", directory.name, error)
