@@ -4,7 +4,8 @@ largest non-terminal `tether run`/`resume` output. Prints one JSON object.
 Each scenario of tests/chat runs REPEAT times on a fresh fixture project (wall time of the
 whole scenario: project setup, Claude Code, tether). Output sizes: the largest tether
 run/resume output any scenario's model received, and the output of a workflow built to
-print far more than the bound (120 failing steps, 8 lines of 250 characters each).
+print far more than the bound (120 failing steps, 8 lines of 250 characters each), run
+directly and (scenario b_190k_workflow) through Claude Code.
 
 Run: .venv/bin/python tests/benchmarks/chat.py [REPEAT]   (needs `make claude-code`)
 """
@@ -33,11 +34,14 @@ from tests.chat import test_skills_in_claude_code as skills  # noqa: E402
 from tests.chat.harness import ChatSetup, claude_code, prepare  # noqa: E402
 from tests.cli.test_plain_output_bound import LOUD_FAILURE  # noqa: E402
 
+from tether.cli.render_plain import OUTPUT_LIMIT  # noqa: E402
+
 Scenario = Callable[[ChatSetup], Awaitable[None]]
 SCENARIOS: dict[str, Scenario] = {
     "a_listing": skills.test_a_listing_has_every_skill_with_its_description,
     "b_check": skills.test_b_check_runs_as_the_skill_prescribes,
     "b_failing_check": skills.test_b_a_failing_check_reaches_the_model_with_no_resume_line,
+    "b_190k_workflow": skills.test_b_a_workflow_printing_190k_characters_keeps_its_last_line,
     "c_build_loop": build.test_c_the_build_loop_reaches_succeeded_through_the_printed_commands,
     "d_check_longer_than_budget": (
         long_check.test_d_a_check_longer_than_the_budget_finishes_through_the_continuation
@@ -110,7 +114,8 @@ async def main(repeat: int) -> dict[str, object]:
         },
         "largest_tether_output_chars_in_scenarios": max(sizes, default=0),
         "loud_workflow_output_chars": loud_output(),
-        "output_goal_chars": 20_000,
+        "output_bound_chars": OUTPUT_LIMIT,
+        "issue_goal_chars": 20_000,
     }
 
 
