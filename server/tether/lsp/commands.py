@@ -98,6 +98,11 @@ class Commands(Feature):
         try:
             await asyncio.shield(live.task)
         except asyncio.CancelledError:
+            if self.server.lifecycle.shutdown_received:
+                # pygls cancels pending requests at `shutdown`: the run is pausing, and a
+                # paused run stays resumable (cancelling it here would lose that).
+                self.logger.info("request for run %s ended by shutdown", live.run_id)
+                raise
             self.logger.info("request for run %s cancelled: cancelling the run", live.run_id)
             live.execution.stop(StopReason.CANCELLED)
             await self.server.runs.wait(live, _CANCEL_WAIT)

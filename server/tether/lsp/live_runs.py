@@ -27,11 +27,12 @@ if TYPE_CHECKING:
 
 # `shutdown` must be answered within a second; what is still stopping then goes on in the
 # background until `exit`, which waits longer (a process group's SIGTERM grace is 2 s).
-# The answer waits only for runs that stop promptly (a step that honours SIGTERM is gone
-# in milliseconds): a run whose step ignores SIGTERM cannot stop before its kill grace
-# anyway, and holding the answer 0.6 s for it left too little of the second for the
-# round trip on a loaded machine (the answer came after 1.03 s).
-SHUTDOWN_WAIT = 0.1
+# The answer waits only so long for runs to pause: pygls cancels every request still
+# pending when the shutdown handler returns, so a run request gets its `paused` answer only
+# if its run paused within this wait. A step that honours SIGTERM is gone in milliseconds
+# (0.1 s was too short on a loaded machine); one that ignores it cannot stop before its
+# kill grace anyway, and 0.6 s left too little of the second for the round trip (1.03 s).
+SHUTDOWN_WAIT = 0.4
 EXIT_WAIT = 5.0
 
 
