@@ -53,6 +53,9 @@ CASES: list[tuple[str, list[Any], str]] = [
     ("tether.docs", [{"library": "click", "max_tokens": 0}], "'max_tokens' must be a whole"),
     ("tether.prewarm", [{"libraries": "httpx"}], "'libraries' must be a list of names"),
     ("tether.runs", [{"all": True}], "unknown field 'all' (expected: no fields)"),
+    ("tether.docs", [{"library": "click", "query": 3}], "tether.docs: 'query' must be a string"),
+    ("tether.resume", [{"run_id": "x", "force": "yes"}], "'force' must be true or false"),
+    ("tether.resume", ["x", "soon"], "tether.resume: 'budget' must be a duration"),
     ("tether.nothing", [{}], "unknown command 'tether.nothing'"),
 ]
 
@@ -126,3 +129,20 @@ async def test_an_unexpected_failure_is_one_line_without_a_traceback() -> None:
     error = raised.value.to_response_error()
     assert error.message == "tether.show: internal error: RuntimeError: first line"
     assert error.data is None
+
+
+async def test_each_command_reads_into_its_typed_class() -> None:
+    """An object and positional arguments give the same typed value (fields in declared
+    order; `null` counts as absent)."""
+    from tether.lsp.arguments import RunArguments, read_arguments
+
+    positional = read_arguments("tether.run", ["check", {"target": "src"}, "50s"], RunArguments)
+    named = read_arguments(
+        "tether.run",
+        [{"workflow": "check", "params": {"target": "src"}, "budget": 50}],
+        RunArguments,
+    )
+    assert positional == named
+    assert positional.workflow == "check" and positional.params == {"target": "src"}
+    assert positional.budget == 50.0
+    assert read_arguments("tether.run", ["check", None], RunArguments).params == {}

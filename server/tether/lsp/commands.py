@@ -1,8 +1,8 @@
 """`workspace/executeCommand` commands and the `tether/run` request.
 
-Each command takes one object argument. Malformed arguments, unknown workflows and
-unknown runs are JSON-RPC errors (InvalidParams) with a one-line message; a run's own
-failure is not an error: its run JSON says so.
+Each command's arguments are a typed class in `lsp/arguments.py`. Malformed arguments,
+unknown workflows and unknown runs are JSON-RPC errors (InvalidParams) with a one-line
+message; a run's own failure is not an error: its run JSON says so.
 """
 
 from __future__ import annotations
@@ -14,7 +14,16 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tether.lsp.arguments import ArgumentError, Field, read_object
+from tether.lsp.arguments import (
+    ArgumentError,
+    DocsArguments,
+    NoArguments,
+    PrewarmArguments,
+    ResumeArguments,
+    RunArguments,
+    RunIdArguments,
+    read_arguments,
+)
 from tether.lsp.feature import Feature
 
 if TYPE_CHECKING:
@@ -27,11 +36,6 @@ RUN_REQUEST = "tether/run"
 # After a cancelled request has stopped its run: how long cleanup may take before the
 # answer goes out anyway (a process group's SIGTERM grace is 2 s by default).
 _CANCEL_WAIT = 10.0
-_RUN_FIELDS = (
-    Field("workflow", "string", required=True),
-    Field("params", "params"),
-    Field("budget", "duration"),
-)
 
 Handler = Callable[..., Awaitable[Any]]
 
@@ -67,13 +71,13 @@ class Commands(Feature):
     async def _launch(self, command: str, arguments: Sequence[Any]) -> LiveRun:
         from tether.engine.errors import WorkflowError
 
-        args = read_object(command, arguments, _RUN_FIELDS)
-        budget = args.get("budget", self._default_budget())
+        args = read_arguments(command, arguments, RunArguments)
+        budget = args.budget if args.budget is not None else self._default_budget()
         try:
             spec, values = await asyncio.to_thread(
                 load_invocation,
-                args["workflow"],
-                args.get("params", {}),
+                args.workflow,
+                args.params,
                 self.server.workspace_root,
                 self.server.kinds,
             )
@@ -125,31 +129,19 @@ class Commands(Feature):
         from tether.engine.platform import LockHeld
         from tether.engine.runs import ResumeRefused, RunNotFound
 
-        args = read_object(
-            "tether.resume",
-            arguments,
-            (
-                Field("run_id", "string", required=True),
-                Field("budget", "duration"),
-                Field("result", "any"),
-                Field("result_file", "string"),
-                Field("force", "boolean"),
-            ),
-        )
-        if "result" in args and "result_file" in args:
+        args = read_arguments("tether.resume", arguments, ResumeArguments)
+        if args.result is not None and args.result_file is not None:
             raise ArgumentError("tether.resume: give 'result' or 'result_file', not both")
-        result = args.get("result")
-        if "result_file" in args:
-            path = self.server.workspace_root / Path(args["result_file"])
+        result = args.result
+        if args.result_file is not None:
+            path = self.server.workspace_root / Path(args.result_file)
             try:
                 result = await asyncio.to_thread(path.read_text, encoding="utf-8")
             except (OSError, ValueError) as error:  # ValueError: undecodable, or a NUL
                 raise ArgumentError(f"tether.resume: result_file {path!s:.200}: {error}") from error
-        budget = args.get("budget", self._default_budget())
+        budget = args.budget if args.budget is not None else self._default_budget()
         workspace = self.server.workspace_root
-        request = ops.OwnerRequest(
-            str(workspace), args["run_id"], force=args.get("force", False), budget=budget
-        )
+        request = ops.OwnerRequest(str(workspace), args.run_id, force=args.force, budget=budget)
         try:
             execution = await asyncio.to_thread(
                 ops.open_execution,
@@ -159,11 +151,11 @@ class Commands(Feature):
                 durability=self.server.runs.durability(),
             )
         except LockHeld:
-            if self.server.runs.get(args["run_id"]) is not None:
+            if self.server.runs.get(args.run_id) is not None:
                 raise ArgumentError(
-                    f"tether.resume: run {args['run_id']} is running in this server"
+                    f"tether.resume: run {args.run_id} is running in this server"
                 ) from None
-            return await self._attach(args["run_id"], budget, result)
+            return await self._attach(args.run_id, budget, result)
         except (RunIdError, RunNotFound, JournalError, ResumeRefused) as error:
             raise ArgumentError(f"tether.resume: {error}") from error
         if result is not None:
@@ -205,8 +197,7 @@ class Commands(Feature):
         from tether.engine.runner import StopReason
         from tether.engine.runs import ResumeRefused, RunNotFound
 
-        args = read_object("tether.cancel", arguments, (Field("run_id", "string", required=True),))
-        run_id = args["run_id"]
+        run_id = read_arguments("tether.cancel", arguments, RunIdArguments).run_id
         live = self.server.runs.get(run_id)
         if live is not None:
             live.execution.stop(StopReason.CANCELLED)
@@ -224,7 +215,7 @@ class Commands(Feature):
     async def runs(self, *arguments: Any) -> list[dict[str, Any]]:
         from tether.engine import run_operations as ops
 
-        read_object("tether.runs", arguments, ())
+        read_arguments("tether.runs", arguments, NoArguments)
         now = time.time()
         summaries = await ops.list_runs(self.server.workspace_root)
         return [summary.to_json(now) for summary in summaries]
@@ -235,14 +226,14 @@ class Commands(Feature):
         from tether.engine.journal import JournalError
         from tether.engine.runs import RunNotFound
 
-        args = read_object("tether.show", arguments, (Field("run_id", "string", required=True),))
-        live = self.server.runs.get(args["run_id"])
+        args = read_arguments("tether.show", arguments, RunIdArguments)
+        live = self.server.runs.get(args.run_id)
         if live is not None:
             return self.server.runs.run_json(live)
         try:
             view = await ops.show_run(
                 self.server.workspace_root,
-                args["run_id"],
+                args.run_id,
                 command_workspace=self._command_workspace(),
             )
         except (RunIdError, RunNotFound, JournalError) as error:
@@ -250,7 +241,7 @@ class Commands(Feature):
         return view.state.to_json(view.continuation)
 
     async def workflows(self, *arguments: Any) -> list[dict[str, Any]]:
-        read_object("tether.workflows", arguments, ())
+        read_arguments("tether.workflows", arguments, NoArguments)
         from tether.engine.catalog import list_workflows
 
         entries = await asyncio.to_thread(
@@ -263,25 +254,14 @@ class Commands(Feature):
     async def docs(self, *arguments: Any) -> dict[str, Any]:
         from tether.kb.providers.base import InvalidLibraryName
 
-        args = read_object(
-            "tether.docs",
-            arguments,
-            (
-                Field("library", "string", required=True),
-                Field("query", "any"),
-                Field("max_tokens", "integer"),
-            ),
-        )
-        query = args.get("query") or ""
-        if not isinstance(query, str):
-            raise ArgumentError(f"tether.docs: 'query' must be a string, got {query!r:.80}")
+        args = read_arguments("tether.docs", arguments, DocsArguments)
         config = self.server.settings.config
         service = self.server.docs.service()
         try:
             result = await service.lookup(
-                args["library"],
-                query,
-                max_tokens=args.get("max_tokens", config.docs.max_tokens),
+                args.library,
+                args.query or "",
+                max_tokens=args.max_tokens or config.docs.max_tokens,
                 offline=config.docs.offline,
             )
         except InvalidLibraryName as error:
@@ -294,12 +274,12 @@ class Commands(Feature):
         }
 
     async def prewarm(self, *arguments: Any) -> dict[str, Any]:
-        args = read_object("tether.prewarm", arguments, (Field("libraries", "string list"),))
-        live = await self.server.prewarm.start(args.get("libraries", []))
+        args = read_arguments("tether.prewarm", arguments, PrewarmArguments)
+        live = await self.server.prewarm.start(list(args.libraries))
         return {"run_id": live.run_id}
 
     async def cache_stats(self, *arguments: Any) -> dict[str, Any]:
-        read_object("tether.cacheStats", arguments, ())
+        read_arguments("tether.cacheStats", arguments, NoArguments)
         service = self.server.docs.service()
         stats = await asyncio.to_thread(lambda: service.store.stats())
         result: dict[str, Any] = stats.to_json()
@@ -308,7 +288,7 @@ class Commands(Feature):
     async def config(self, *arguments: Any) -> dict[str, Any]:
         from tether.lsp.settings import config_to_json
 
-        read_object("tether.config", arguments, ())
+        read_arguments("tether.config", arguments, NoArguments)
         return config_to_json(self.server.settings.config)
 
 
