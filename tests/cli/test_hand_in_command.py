@@ -6,23 +6,12 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers import shell
+
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "calc_project"
-
-
-def shell(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", "-c", command],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def test_the_last_line_is_the_instructions_command(tmp_path: Path) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import resource
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
+
+from tests.helpers import tether
 
 # Many steps of 90 lines each: within each step's journaled head (output_bound), so the
 # journal itself grows past the limit.
@@ -33,25 +33,13 @@ def _limit_file_size() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (LIMIT, LIMIT))
 
 
-def tether(workspace: Path, *args: str, limited: bool = False) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tether", *args],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        preexec_fn=_limit_file_size if limited else None,
-    )
-
-
 def test_a_failed_journal_write_is_cut_back_and_never_reported_as_success(
     tmp_path: Path,
 ) -> None:
     folder = tmp_path / ".tether" / "workflows"
     folder.mkdir(parents=True)
     (folder / "chatty.toml").write_text(CHATTY)
-    result = tether(tmp_path, "run", "chatty", "--json", limited=True)
+    result = tether(tmp_path, "run", "chatty", "--json", timeout=120, preexec_fn=_limit_file_size)
     assert result.returncode != 0, result.stdout[-500:]
     assert "journal is incomplete" in result.stdout + result.stderr
     (run_dir,) = (tmp_path / ".tether" / "runs").iterdir()
@@ -60,9 +48,9 @@ def test_a_failed_journal_write_is_cut_back_and_never_reported_as_success(
     for line in journal.splitlines():
         orjson.loads(line)  # every line whole
     # Space is back: the run is readable and resumable.
-    shown = tether(tmp_path, "show", run_dir.name, "--json")
+    shown = tether(tmp_path, "show", run_dir.name, "--json", timeout=120)
     assert "damaged" not in shown.stderr, shown.stderr
     assert shown.returncode in (0, 3), shown.stderr
-    resumed = tether(tmp_path, "resume", run_dir.name, "--json")
+    resumed = tether(tmp_path, "resume", run_dir.name, "--json", timeout=120)
     assert resumed.returncode == 0, resumed.stdout[-500:] + resumed.stderr
     assert orjson.loads(resumed.stdout)["status"] == "succeeded"

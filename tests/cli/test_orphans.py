@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import tether
 from tests.lsp.harness import capabilities, process_gone, server_env, start_server, stop_server
 
 WORKFLOW = """
@@ -21,17 +22,6 @@ id = "keeper"
 kind = "command"
 run = ["sh", "-c", "sleep 60 & echo $! > child.tmp; mv child.tmp child.pid; wait"]
 """
-
-
-def tether(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tether", *args],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def wait_for(predicate: object, what: str, timeout: float = 20) -> None:

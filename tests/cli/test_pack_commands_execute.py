@@ -8,29 +8,16 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from tests.cli.test_skillpack import COMMANDS
+from tests.helpers import shell
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "calc_project"
 PLACEHOLDER = re.compile(r"\b[A-Z][A-Z_]{2,}\b")
-
-
-def shell(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", "-c", command],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
 
 
 def filled(command: str, run_id: str) -> str:

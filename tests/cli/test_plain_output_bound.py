@@ -4,12 +4,10 @@ the closing line last (real `tether` processes on generated workflows)."""
 
 from __future__ import annotations
 
-import os
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.helpers import tether, write_workflow
 from tether.cli.render_plain import OUTPUT_LIMIT, bounded_summary
 from tether.cli.summary import SummarySections
 
@@ -19,29 +17,11 @@ LOUD_FAILURE = (
 )
 
 
-def tether(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tether", *args],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
-
-
-def write_workflow(workspace: Path, name: str, text: str) -> None:
-    folder = workspace / ".tether" / "workflows"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{name}.toml").write_text(text)
-
-
 def test_many_loud_failures_stay_within_the_limit_and_end_with_what_to_do(
     tmp_path: Path,
 ) -> None:
     write_workflow(tmp_path, "loud", "".join(LOUD_FAILURE.format(n=n) for n in range(120)))
-    result = tether(tmp_path, "run", "loud", "--budget", "200s")
+    result = tether(tmp_path, "run", "loud", "--budget", "200s", timeout=240)
     assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
     assert len(result.stdout) <= OUTPUT_LIMIT
@@ -52,7 +32,7 @@ def test_many_loud_failures_stay_within_the_limit_and_end_with_what_to_do(
     assert lines[-1].startswith("  failed: fix the failures above")
     # The skills' fallback when output was cut: `show --json` names resume_command within
     # the ~2 KB head that Claude Code keeps of an over-long output.
-    shown = tether(tmp_path, "show", run_id, "--json").stdout
+    shown = tether(tmp_path, "show", run_id, "--json", timeout=240).stdout
     assert len(shown) > 30_000 and 0 < shown.index('"resume_command"') < 2_000
 
 
@@ -64,7 +44,7 @@ def test_a_huge_instruction_is_cut_and_the_hand_in_command_is_still_last(tmp_pat
     needs = ", ".join(f'"prep{n}"' for n in range(60))
     agent = f'[[steps]]\nid = "ask"\nkind = "agent"\nneeds = [{needs}]\ntask = """{task}"""\n'
     write_workflow(tmp_path, "ask", steps + agent)
-    result = tether(tmp_path, "run", "ask", "--budget", "200s")
+    result = tether(tmp_path, "run", "ask", "--budget", "200s", timeout=240)
     assert result.returncode == 3, result.stderr
     assert len(result.stdout) <= OUTPUT_LIMIT
     lines = result.stdout.splitlines()

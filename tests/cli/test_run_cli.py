@@ -10,6 +10,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.helpers import tether, write_workflow
+
 GOOD_STEP = '[[steps]]\nid = "ok"\nkind = "command"\nrun = ["sh", "-c", "touch ran"]\n'
 
 MALFORMED = {
@@ -40,26 +42,6 @@ MALFORMED = {
         ":5: steps[1] (a)",
     ),
 }
-
-
-def tether(workspace: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tether", *args],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
-
-
-def write_workflow(workspace: Path, name: str, text: str) -> Path:
-    folder = workspace / ".tether" / "workflows"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.toml"
-    path.write_text(text)
-    return path
 
 
 @pytest.mark.parametrize("case", sorted(MALFORMED))

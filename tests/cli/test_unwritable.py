@@ -5,23 +5,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import tether
+
 QUICK = '[[steps]]\nid = "q"\nkind = "command"\nrun = ["true"]\n'
-
-
-def tether(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tether", *args],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def _workspace(tmp_path: Path) -> Path:

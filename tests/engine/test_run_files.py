@@ -4,30 +4,18 @@ write through a symlink; each is refused with one line naming the file."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.engine.conftest import RunWorkflow
+from tests.helpers import tether
 from tether.engine.journal import JournalError, read_events
 from tether.engine.orphans import GROUPS_DIR, reap_orphans
 from tether.engine.platform import RunLock, lock_owner
 from tether.engine.runfiles import RunFileError, read_run_file
 
 QUICK = '[[steps]]\nid = "q"\nkind = "command"\nrun = ["true"]\n'
-
-
-def tether(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tether", *args],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 async def _finished_run(run_workflow: RunWorkflow) -> Path:

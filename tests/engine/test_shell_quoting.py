@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tests.cli.test_run_cli import tether, write_workflow
 from tests.engine.conftest import RunWorkflow
+from tests.helpers import tether, write_workflow
 from tether.engine.errors import WorkflowError
 from tether.engine.templating import render_options, shell_template_problems
 
