@@ -15,6 +15,23 @@ from mcp.types import CallToolResult
 
 REPO = Path(__file__).resolve().parents[2]
 
+# A workflow of two quick steps in a row: progress for each, done in well under a second.
+TWO_STEPS = """
+name = "two"
+description = "two quick steps in a row"
+
+[[steps]]
+id = "first"
+kind = "command"
+run = ["echo", "one"]
+
+[[steps]]
+id = "second"
+kind = "command"
+run = ["echo", "two"]
+needs = ["first"]
+"""
+
 
 def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """The server's environment: a private docs cache and no real Context7."""
@@ -59,3 +76,17 @@ def structured(result: CallToolResult) -> dict[str, Any]:
     assert not result.is_error, text_of(result)
     assert result.structured_content is not None
     return dict(result.structured_content)
+
+
+async def assert_each_refused_in_one_line(
+    session: ClientSession, bad_calls: list[tuple[str, dict[str, Any], str]]
+) -> None:
+    """Each (tool, arguments, expected) call is an error result: one short line that says
+    `expected`, no traceback."""
+    for name, arguments, expected in bad_calls:
+        result = await session.call_tool(name, arguments)
+        text = text_of(result)
+        assert result.is_error, (name, arguments, text)
+        assert expected in text, (name, arguments, text)
+        assert "\n" not in text and "Traceback" not in text, text
+        assert len(text) < 400, text

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.context7 import FakeContext7
-from tests.mcp.harness import mcp_session, server_env, structured, text_of
+from tests.mcp.harness import (
+    assert_each_refused_in_one_line,
+    mcp_session,
+    server_env,
+    structured,
+    text_of,
+)
 
 PROJECT_WORKFLOW = """
 name = "hello"
@@ -132,13 +138,7 @@ async def test_each_bad_input_is_one_line_and_the_server_lives_on(
     workspace: Path, tmp_path: Path
 ) -> None:
     async with mcp_session(workspace, server_env(tmp_path)) as session:
-        for name, arguments, expected in BAD_CALLS:
-            result = await session.call_tool(name, arguments)
-            text = text_of(result)
-            assert result.is_error, (name, arguments, text)
-            assert expected in text, (name, arguments, text)
-            assert "\n" not in text and "Traceback" not in text, text
-            assert len(text) < 400, text
+        await assert_each_refused_in_one_line(session, BAD_CALLS)
         # After every refusal the same server still answers.
         still = await session.call_tool("list_workflows", {})
     assert not still.is_error

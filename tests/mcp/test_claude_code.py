@@ -15,26 +15,12 @@ from click.testing import CliRunner
 
 from tests.chat.harness import FIXTURE, ROOT, ChatSetup, claude_code
 from tests.fakes.anthropic import Conversation, Text, ToolUse, scripted
+from tests.mcp.harness import TWO_STEPS
 from tether.cli.init_command import init
 
 pytestmark = [pytest.mark.chat, pytest.mark.timeout(300)]
 
 TOOL = "mcp__tether__run_workflow"
-TWO_STEPS = """
-name = "two"
-description = "two quick steps in a row"
-
-[[steps]]
-id = "first"
-kind = "command"
-run = ["echo", "one"]
-
-[[steps]]
-id = "second"
-kind = "command"
-run = ["echo", "two"]
-needs = ["first"]
-"""
 
 
 @pytest.fixture

@@ -10,23 +10,14 @@ from typing import Any
 
 import pytest
 
-from tests.mcp.harness import mcp_session, server_env, structured, text_of
-
-TWO_STEPS = """
-name = "two"
-description = "two quick steps in a row"
-
-[[steps]]
-id = "first"
-kind = "command"
-run = ["echo", "one"]
-
-[[steps]]
-id = "second"
-kind = "command"
-run = ["echo", "two"]
-needs = ["first"]
-"""
+from tests.mcp.harness import (
+    TWO_STEPS,
+    assert_each_refused_in_one_line,
+    mcp_session,
+    server_env,
+    structured,
+    text_of,
+)
 
 # Runs until a file appears: the test decides when it ends, no clock involved.
 GATED = """
@@ -215,11 +206,6 @@ async def test_each_bad_run_input_is_one_line_and_the_server_lives_on(
     workspace: Path, tmp_path: Path
 ) -> None:
     async with mcp_session(workspace, server_env(tmp_path)) as session:
-        for name, arguments, expected in BAD_CALLS:
-            result = await session.call_tool(name, arguments)
-            text = text_of(result)
-            assert result.is_error, (name, arguments, text)
-            assert expected in text, (name, arguments, text)
-            assert "\n" not in text and "Traceback" not in text, text
+        await assert_each_refused_in_one_line(session, BAD_CALLS)
         still = await session.call_tool("list_runs", {})
     assert structured(still)["runs"] == []
