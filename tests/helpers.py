@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
+
 
 def tether(
     workspace: Path,
@@ -51,3 +53,11 @@ def write_workflow(workspace: Path, name: str, text: str) -> Path:
     path = folder / f"{name}.toml"
     path.write_text(text)
     return path
+
+
+def process_alive(pid: int) -> bool:
+    """Running: neither gone nor a zombie (dead, waiting to be reaped)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

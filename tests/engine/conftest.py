@@ -29,6 +29,24 @@ class Outcome:
 RunWorkflow = Callable[..., Any]
 
 
+@dataclass(frozen=True)
+class PythonSteps:
+    """`[[steps]]` text for python steps that call functions of one module."""
+
+    module: str
+
+    def __call__(self, step_id: str, function: str, extra: str = "", **inputs: object) -> str:
+        rendered = ", ".join(f"{key} = {value!r}" for key, value in inputs.items())
+        return f"""
+[[steps]]
+id = "{step_id}"
+kind = "python"
+call = "{self.module}:{function}"
+inputs = {{ {rendered.replace("'", '"')} }}
+{extra}
+"""
+
+
 @pytest.fixture
 def run_workflow(tmp_path: Path) -> RunWorkflow:
     """Write a workflow file into a fresh workspace and run it in this process."""

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import psutil
-
 from tests.engine.conftest import RunWorkflow
+from tests.helpers import process_alive
 
 
 async def test_a_background_child_holding_stdout_does_not_hold_the_step(
@@ -30,7 +29,7 @@ timeout = "30s"
     # timeout (or at the child's 60 s).
     assert outcome.elapsed < 3.0, outcome.elapsed
     child = int(pid_file.read_text())
-    assert not _alive(child), "the leftover child survived the step"
+    assert not process_alive(child), "the leftover child survived the step"
 
 
 async def test_output_written_just_before_the_exit_is_kept(run_workflow: RunWorkflow) -> None:
@@ -44,10 +43,3 @@ shell = true
     step = outcome.step("burst")
     assert step.status == "succeeded", step.error
     assert step.output["text"].split() == [f"line-{i}" for i in range(1, 6)]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False

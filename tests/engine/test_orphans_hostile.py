@@ -21,6 +21,7 @@ import psutil
 import pytest
 
 from tests.engine.conftest import RunWorkflow
+from tests.helpers import process_alive
 from tether.engine.orphans import GROUPS_DIR, TOKEN_ENV, reap_orphans
 from tether.engine.platform import LockHeld, RunLock
 from tether.engine.runs import reap_abandoned_runs
@@ -46,7 +47,7 @@ timeout = "20s"
 """)
     assert outcome.step("escape").status == "succeeded", outcome.step("escape").error
     escapee_pid = int(pid_file.read_text())
-    assert not _alive(escapee_pid), "a setsid descendant outlived its step"
+    assert not process_alive(escapee_pid), "a setsid descendant outlived its step"
 
 
 def test_sigkill_during_a_parallel_spawn_never_leaves_processes_behind(tmp_path: Path) -> None:
@@ -99,7 +100,7 @@ def test_a_planted_process_record_never_kills_an_unrelated_process(tmp_path: Pat
         # ... and the current one, naming the victim's token.
         (run_dir / GROUPS_DIR / token).write_text("{}")
         assert reap_orphans(run_dir) == []
-        assert _alive(victim.pid), "a planted record got an unrelated process killed"
+        assert process_alive(victim.pid), "a planted record got an unrelated process killed"
         assert not list((run_dir / GROUPS_DIR).iterdir())  # the records are dropped
     finally:
         victim.kill()
@@ -185,19 +186,12 @@ def _still_running(pids: list[int]) -> list[int]:
         except psutil.NoSuchProcess:
             continue
     _, alive = psutil.wait_procs(processes, timeout=5)
-    return [process.pid for process in alive if _alive(process.pid)]
+    return [process.pid for process in alive if process_alive(process.pid)]
 
 
 def _start_time(pid: int) -> str:
     with open(f"/proc/{pid}/stat", "rb") as stat:
         return stat.read().rsplit(b")", 1)[1].split()[19].decode()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_CHILD_SUBREAPER is Linux only")
@@ -221,4 +215,4 @@ timeout = "20s"
     step = outcome.step("orphan")
     assert step.status == "succeeded", step.error
     assert int(step.output["text"].split()[-1]) == os.getpid()  # the owner adopted it
-    assert not _alive(int(pid_file.read_text()))
+    assert not process_alive(int(pid_file.read_text()))

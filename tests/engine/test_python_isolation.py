@@ -11,24 +11,11 @@ import textwrap
 import time
 from pathlib import Path
 
-import psutil
+from tests.engine.conftest import PythonSteps, RunWorkflow
+from tests.helpers import process_alive
 
-from tests.engine.conftest import RunWorkflow
-
-FUNCS = "tests.engine.hostile_steps"
+step = PythonSteps("tests.engine.hostile_steps")
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def step(step_id: str, function: str, extra: str = "", **inputs: object) -> str:
-    rendered = ", ".join(f"{key} = {value!r}" for key, value in inputs.items()).replace("'", '"')
-    return f"""
-[[steps]]
-id = "{step_id}"
-kind = "python"
-call = "{FUNCS}:{function}"
-inputs = {{ {rendered} }}
-{extra}
-"""
 
 
 async def test_an_async_step_that_blocks_the_loop_past_its_deadline_is_timed_out(
@@ -60,7 +47,7 @@ async def test_process_isolation_stops_a_loop_blocking_step_at_its_deadline(
     assert elapsed < 5, elapsed
     child = int(pid_file.read_text())
     assert child != os.getpid()
-    assert not _alive(child), "the step's process survived its deadline"
+    assert not process_alive(child), "the step's process survived its deadline"
 
 
 async def test_process_isolation_carries_context_emits_heartbeats_and_output(
@@ -157,10 +144,3 @@ def test_an_abandoned_step_does_not_keep_an_embedding_program_alive(tmp_path: Pa
     assert finished.stdout.strip() == "timed_out", finished.stderr[-2000:]
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert time.monotonic() - started < 15
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False

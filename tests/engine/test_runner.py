@@ -5,24 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import psutil
-
-from tests.engine.conftest import RunWorkflow
+from tests.engine.conftest import PythonSteps, RunWorkflow
+from tests.helpers import process_alive
 from tether.engine.events import EventType
 
-FUNCS = "tests.engine.step_functions"
-
-
-def python_step(step_id: str, function: str, extra: str = "", **inputs: object) -> str:
-    rendered = ", ".join(f"{key} = {value!r}" for key, value in inputs.items()).replace("'", '"')
-    return f"""
-[[steps]]
-id = "{step_id}"
-kind = "python"
-call = "{FUNCS}:{function}"
-inputs = {{ {rendered} }}
-{extra}
-"""
+python_step = PythonSteps("tests.engine.step_functions")
 
 
 async def test_step_timeout_ends_the_step_on_time_and_runs_its_cleanup(
@@ -116,14 +103,7 @@ kill_grace = "500ms"
     recorded = [int(line) for line in pids.read_text().split()]
     assert len(recorded) == 3
     for pid in recorded:
-        assert not _alive(pid), f"process {pid} survived the step"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
+        assert not process_alive(pid), f"process {pid} survived the step"
 
 
 async def test_transient_failures_are_retried_until_success(run_workflow: RunWorkflow) -> None:
