@@ -64,9 +64,10 @@ kind = "command"
 run = [{python}, "-c", "import os, time; time.sleep(0 if os.path.exists('resume-now') else 60)"]
 """
 
-# The driver records every vim.notify call (with the statusline at that moment) and what
-# the editor ended up showing, then quits. vim.wait runs the event loop while it waits.
-DRIVER = r"""
+# What every driver shares: it records every vim.notify call (with the statusline at that
+# moment) in `results`, runs its own part, which sets `ok, problem` from a pcall, then
+# writes `results` to TETHER_TEST_OUT and quits.
+DRIVER_START = r"""
 local results = { notifications = {}, errors = {} }
 local function save()
   local file = assert(io.open(vim.env.TETHER_TEST_OUT, "w"))
@@ -80,6 +81,18 @@ vim.notify = function(message, level)
     message = message, level = level or vim.log.levels.INFO, statusline = tether.statusline(),
   })
 end
+"""
+DRIVER_END = r"""
+if not ok then
+  table.insert(results.errors, tostring(problem))
+end
+save()
+vim.cmd("qa!")
+"""
+
+# The first driver's part: setup, runs, docs and stop, recording what the editor showed
+# after each. vim.wait runs the event loop while it waits.
+DRIVER = r"""
 local ok, problem = pcall(function()
   results.statusline_before = tether.statusline()
   tether.setup({
@@ -151,11 +164,6 @@ local ok, problem = pcall(function()
   end, 20)
   results.statusline_stopped = tether.statusline()
 end)
-if not ok then
-  table.insert(results.errors, tostring(problem))
-end
-save()
-vim.cmd("qa!")
 """
 
 
@@ -196,7 +204,7 @@ def run_driver(workspace: Path, tmp_path: Path, driver_source: str, name: str) -
     """Runs a Lua driver in a headless Neovim with the plugin, offline, and returns the
     file the driver wrote its results to (it also marks the servers the editor started)."""
     driver = tmp_path / f"{name}.lua"
-    driver.write_text(driver_source)
+    driver.write_text(DRIVER_START + driver_source + DRIVER_END)
     out = tmp_path / f"{name}-results.json"
     env = {
         **os.environ,
@@ -307,19 +315,7 @@ dependencies = ["click", "httpx", "rich", "attrs", "orjson", "packaging"]
 # Starts with the pre-warm on, lets it finish, then runs the agent workflow. A blocking
 # prompt anywhere would hang this headless editor (the test's timeout says so).
 AGENT_DRIVER = r"""
-local results = { notifications = {}, errors = {}, statuslines = {} }
-local function save()
-  local file = assert(io.open(vim.env.TETHER_TEST_OUT, "w"))
-  file:write(vim.json.encode(results))
-  file:close()
-end
-vim.opt.runtimepath:prepend(vim.env.TETHER_PLUGIN)
-local tether = require("tether")
-vim.notify = function(message, level)
-  table.insert(results.notifications, {
-    message = message, level = level or vim.log.levels.INFO, statusline = tether.statusline(),
-  })
-end
+results.statuslines = {}
 local function seen(pattern)
   return function()
     for _, note in ipairs(results.notifications) do
@@ -358,11 +354,6 @@ local ok, problem = pcall(function()
   results.statusline_cancelled = tether.statusline()
   tether.stop()
 end)
-if not ok then
-  table.insert(results.errors, tostring(problem))
-end
-save()
-vim.cmd("qa!")
 """
 
 
