@@ -33,6 +33,7 @@ from tests.chat import test_long_check_in_claude_code as long_check  # noqa: E40
 from tests.chat import test_skills_in_claude_code as skills  # noqa: E402
 from tests.chat.harness import ChatSetup, claude_code, prepare  # noqa: E402
 from tests.cli.test_plain_output_bound import LOUD_FAILURE  # noqa: E402
+from tests.helpers import tether, write_workflow  # noqa: E402
 
 from tether.cli.render_plain import OUTPUT_LIMIT  # noqa: E402
 
@@ -71,19 +72,8 @@ async def run_scenario(binary: Path, scenario: Scenario) -> tuple[float, list[in
 
 def loud_output() -> int:
     with tempfile.TemporaryDirectory() as folder:
-        workflows = Path(folder) / ".tether" / "workflows"
-        workflows.mkdir(parents=True)
-        text = "".join(LOUD_FAILURE.format(n=n) for n in range(120))
-        (workflows / "loud.toml").write_text(text)
-        done = subprocess.run(
-            [sys.executable, "-m", "tether", "run", "loud", "--budget", "200s"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=240,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, "NO_COLOR": "1"},
-        )
+        write_workflow(Path(folder), "loud", "".join(LOUD_FAILURE.format(n=n) for n in range(120)))
+        done = tether(Path(folder), "run", "loud", "--budget", "200s", timeout=240)
         return len(done.stdout)
 
 
