@@ -14,7 +14,7 @@ from lsprotocol import types
 
 from tests.lsp.harness import capabilities, process_gone, start_server, stop_server
 from tests.lsp.test_cancel import wait_until_sleeping
-from tether.lsp.runs_follow import AdaptivePoll
+from tether.lsp.runs_follower import AdaptivePoll
 
 
 @pytest.mark.parametrize("mode", ["watchfiles", "polling"])

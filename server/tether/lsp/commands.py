@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,11 +25,17 @@ from tether.lsp.arguments import (
     read_arguments,
 )
 from tether.lsp.feature import Feature
+from tether.lsp.invocation import load_invocation
 
 if TYPE_CHECKING:
-    from tether.engine.spec import WorkflowSpec
-    from tether.lsp.live_runs import LiveRun
-    from tether.lsp.server import TetherServer
+    from pygls.lsp.server import LanguageServer
+
+    from tether.lsp.docs import Docs
+    from tether.lsp.lifecycle import Lifecycle
+    from tether.lsp.live_runs import LiveRun, LiveRuns
+    from tether.lsp.prewarm import Prewarm
+    from tether.lsp.settings import Settings
+    from tether.lsp.workspace_root import WorkspaceRoot
 
 _logger = logging.getLogger(__name__)
 RUN_REQUEST = "tether/run"
@@ -47,8 +53,24 @@ def invalid(message: str) -> Exception:
 
 
 class Commands(Feature):
-    def __init__(self, server: TetherServer) -> None:
-        super().__init__(server)
+    def __init__(
+        self,
+        server: LanguageServer,
+        *,
+        workspace_root: WorkspaceRoot,
+        settings: Settings,
+        lifecycle: Lifecycle,
+        live_runs: LiveRuns,
+        docs: Docs,
+        prewarm: Prewarm,
+    ) -> None:
+        super().__init__()
+        self.workspace_root = workspace_root
+        self.settings = settings
+        self.lifecycle = lifecycle
+        self.live_runs = live_runs
+        self.docs = docs
+        self.prewarm = prewarm
         table: dict[str, Handler] = {
             "tether.run": self.run,
             "tether.start": self.start,
@@ -57,8 +79,8 @@ class Commands(Feature):
             "tether.runs": self.runs,
             "tether.show": self.show,
             "tether.workflows": self.workflows,
-            "tether.docs": self.docs,
-            "tether.prewarm": self.prewarm,
+            "tether.docs": self.lookup_docs,
+            "tether.prewarm": self.start_prewarm,
             "tether.cacheStats": self.cache_stats,
             "tether.config": self.config,
         }
@@ -78,17 +100,17 @@ class Commands(Feature):
                 load_invocation,
                 args.workflow,
                 args.params,
-                self.server.workspace_root,
-                self.server.kinds,
+                self.workspace_root.path,
+                self.settings.kinds,
             )
         except WorkflowError as error:
             raise ArgumentError(f"{command}: {error}") from error
-        return self.server.runs.start(spec, values, budget=budget)
+        return self.live_runs.start(spec, values, budget=budget)
 
     def _default_budget(self) -> float | None:
         from tether.engine.durations import parse_duration
 
-        text = self.server.settings.config.default_budget
+        text = self.settings.config.default_budget
         try:
             seconds = parse_duration(text)
         except ValueError:
@@ -102,16 +124,16 @@ class Commands(Feature):
         try:
             await asyncio.shield(live.task)
         except asyncio.CancelledError:
-            if self.server.lifecycle.shutdown_received:
+            if self.lifecycle.shutdown_received:
                 # pygls cancels pending requests at `shutdown`: the run is pausing, and a
                 # paused run stays resumable (cancelling it here would lose that).
                 self.logger.info("request for run %s ended by shutdown", live.run_id)
                 raise
             self.logger.info("request for run %s cancelled: cancelling the run", live.run_id)
             live.execution.stop(StopReason.CANCELLED)
-            await self.server.runs.wait(live, _CANCEL_WAIT)
+            await self.live_runs.wait(live, _CANCEL_WAIT)
             raise
-        return self.server.runs.run_json(live)
+        return self.live_runs.run_json(live)
 
     async def run(self, *arguments: Any) -> dict[str, Any]:
         return await self._until_end(await self._launch("tether.run", arguments))
@@ -134,24 +156,24 @@ class Commands(Feature):
             raise ArgumentError("tether.resume: give 'result' or 'result_file', not both")
         result = args.result
         if args.result_file is not None:
-            path = self.server.workspace_root / Path(args.result_file)
+            path = self.workspace_root.path / Path(args.result_file)
             try:
                 result = await asyncio.to_thread(path.read_text, encoding="utf-8")
             except (OSError, ValueError) as error:  # ValueError: undecodable, or a NUL
                 raise ArgumentError(f"tether.resume: result_file {path!s:.200}: {error}") from error
         budget = args.budget if args.budget is not None else self._default_budget()
-        workspace = self.server.workspace_root
+        workspace = self.workspace_root.path
         request = ops.OwnerRequest(str(workspace), args.run_id, force=args.force, budget=budget)
         try:
             execution = await asyncio.to_thread(
                 ops.open_execution,
                 workspace,
                 request,
-                kinds=self.server.kinds,
-                durability=self.server.runs.durability(),
+                kinds=self.settings.kinds,
+                durability=self.live_runs.durability(),
             )
         except LockHeld:
-            if self.server.runs.get(args.run_id) is not None:
+            if self.live_runs.get(args.run_id) is not None:
                 raise ArgumentError(
                     f"tether.resume: run {args.run_id} is running in this server"
                 ) from None
@@ -164,14 +186,14 @@ class Commands(Feature):
             except ResumeRefused as error:
                 execution.close()
                 raise ArgumentError(f"tether.resume: {error}") from error
-        return await self._until_end(self.server.runs.adopt(execution, budget))
+        return await self._until_end(self.live_runs.adopt(execution, budget))
 
     async def _attach(self, run_id: str, budget: float | None, result: Any) -> dict[str, Any]:
         """A run another process owns (a CLI's detached owner): hand it the result, if
         any, and wait on it for at most `budget` (the run goes on)."""
         from tether.engine import run_operations as ops
 
-        workspace = self.server.workspace_root
+        workspace = self.workspace_root.path
         try:
             if result is not None:
                 await asyncio.to_thread(ops.hand_result, workspace, run_id, result)
@@ -180,15 +202,11 @@ class Commands(Feature):
                 run_id,
                 budget=budget,
                 after_seq=None,
-                command_workspace=self._command_workspace(),
+                command_workspace=self.workspace_root.outside_cwd(),
             )
         except (ops.RunNotFound, ops.JournalError, ops.ResumeRefused) as error:
             raise ArgumentError(f"tether.resume: {error}") from error
         return outcome.to_json()
-
-    def _command_workspace(self) -> Path | None:
-        workspace = self.server.workspace_root
-        return None if workspace == Path.cwd().resolve() else workspace
 
     async def cancel(self, *arguments: Any) -> dict[str, Any]:
         from tether.engine import run_operations as ops
@@ -198,12 +216,12 @@ class Commands(Feature):
         from tether.engine.runs import ResumeRefused, RunNotFound
 
         run_id = read_arguments("tether.cancel", arguments, RunIdArguments).run_id
-        live = self.server.runs.get(run_id)
+        live = self.live_runs.get(run_id)
         if live is not None:
             live.execution.stop(StopReason.CANCELLED)
-            await self.server.runs.wait(live, _CANCEL_WAIT)
+            await self.live_runs.wait(live, _CANCEL_WAIT)
             return {"run_id": run_id, "status": str(live.state.status)}
-        workspace = self.server.workspace_root
+        workspace = self.workspace_root.path
         try:
             outcome = await ops.cancel_run(workspace, run_id)
             view = await ops.show_run(workspace, run_id)
@@ -217,7 +235,7 @@ class Commands(Feature):
 
         read_arguments("tether.runs", arguments, NoArguments)
         now = time.time()
-        summaries = await ops.list_runs(self.server.workspace_root)
+        summaries = await ops.list_runs(self.workspace_root.path)
         return [summary.to_json(now) for summary in summaries]
 
     async def show(self, *arguments: Any) -> dict[str, Any]:
@@ -227,14 +245,14 @@ class Commands(Feature):
         from tether.engine.runs import RunNotFound
 
         args = read_arguments("tether.show", arguments, RunIdArguments)
-        live = self.server.runs.get(args.run_id)
+        live = self.live_runs.get(args.run_id)
         if live is not None:
-            return self.server.runs.run_json(live)
+            return self.live_runs.run_json(live)
         try:
             view = await ops.show_run(
-                self.server.workspace_root,
+                self.workspace_root.path,
                 args.run_id,
-                command_workspace=self._command_workspace(),
+                command_workspace=self.workspace_root.outside_cwd(),
             )
         except (RunIdError, RunNotFound, JournalError) as error:
             raise ArgumentError(f"tether.show: {error}") from error
@@ -245,18 +263,18 @@ class Commands(Feature):
         from tether.engine.catalog import list_workflows
 
         entries = await asyncio.to_thread(
-            list_workflows, self.server.workspace_root, self.server.kinds
+            list_workflows, self.workspace_root.path, self.settings.kinds
         )
         return [entry.to_json() for entry in entries]
 
     # -- docs ---------------------------------------------------------------------------
 
-    async def docs(self, *arguments: Any) -> dict[str, Any]:
+    async def lookup_docs(self, *arguments: Any) -> dict[str, Any]:
         from tether.kb.providers.base import InvalidLibraryName
 
         args = read_arguments("tether.docs", arguments, DocsArguments)
-        config = self.server.settings.config
-        service = self.server.docs.service()
+        config = self.settings.config
+        service = self.docs.service()
         try:
             result = await service.lookup(
                 args.library,
@@ -273,14 +291,14 @@ class Commands(Feature):
             "provider": result.provider,
         }
 
-    async def prewarm(self, *arguments: Any) -> dict[str, Any]:
+    async def start_prewarm(self, *arguments: Any) -> dict[str, Any]:
         args = read_arguments("tether.prewarm", arguments, PrewarmArguments)
-        live = await self.server.prewarm.start(list(args.libraries))
+        live = await self.prewarm.start(list(args.libraries))
         return {"run_id": live.run_id}
 
     async def cache_stats(self, *arguments: Any) -> dict[str, Any]:
         read_arguments("tether.cacheStats", arguments, NoArguments)
-        service = self.server.docs.service()
+        service = self.docs.service()
         stats = await asyncio.to_thread(lambda: service.store.stats())
         result: dict[str, Any] = stats.to_json()
         return result
@@ -289,7 +307,7 @@ class Commands(Feature):
         from tether.lsp.settings import config_to_json
 
         read_arguments("tether.config", arguments, NoArguments)
-        return config_to_json(self.server.settings.config)
+        return config_to_json(self.settings.config)
 
 
 def _checked(name: str, handler: Handler) -> Handler:
@@ -314,21 +332,3 @@ def _checked(name: str, handler: Handler) -> Handler:
 
     checked.__name__ = handler.__name__
     return checked
-
-
-def load_invocation(
-    workflow: str, overrides: Mapping[str, str], workspace: Path, kinds: Any
-) -> tuple[WorkflowSpec, dict[str, Any]]:
-    """The workflow's spec and its parameter values (file I/O: called in a thread).
-    Raises WorkflowError naming file, line and field, also for an unreadable
-    pyproject.toml or package.json (the CLI refuses those with exit 2 too)."""
-    from tether.engine.errors import WorkflowError
-    from tether.engine.loader import apply_params, resolve_workflow
-    from tether.project.files import ProjectFileError, check_project_files
-
-    try:
-        check_project_files(workspace)
-    except ProjectFileError as error:
-        raise WorkflowError(error.cause, path=error.path, line=error.line) from None
-    spec = resolve_workflow(workflow, workspace, kinds)
-    return spec, apply_params(spec, overrides)

@@ -23,8 +23,12 @@ from tether.lsp.feature import Feature
 
 if TYPE_CHECKING:
     from lsprotocol import types
+    from pygls.lsp.server import LanguageServer
 
-    from tether.lsp.server import TetherServer
+    from tether.lsp.prewarm import Prewarm
+    from tether.lsp.settings import Settings
+    from tether.lsp.workspace_root import WorkspaceRoot
+
 
 DEBOUNCE = 0.3
 REGISTRATION_ID = "tether-dependency-files"
@@ -84,8 +88,18 @@ def changed_names(
 
 
 class DependencyWatch(Feature):
-    def __init__(self, server: TetherServer) -> None:
-        super().__init__(server)
+    def __init__(
+        self,
+        server: LanguageServer,
+        workspace_root: WorkspaceRoot,
+        settings: Settings,
+        prewarm: Prewarm,
+    ) -> None:
+        super().__init__()
+        self.server = server
+        self.workspace_root = workspace_root
+        self.settings = settings
+        self.prewarm = prewarm
         self.mode = "none"
         """How changes are noticed: `registered`, `watchfiles` or `none`."""
         self._known: Snapshot | None = None
@@ -102,7 +116,7 @@ class DependencyWatch(Feature):
         self._dynamic = bool(watched and watched.dynamic_registration)
 
     async def initialized(self) -> None:
-        self._known = await asyncio.to_thread(snapshot, self.server.workspace_root)
+        self._known = await asyncio.to_thread(snapshot, self.workspace_root.path)
         self._spawn(self._debounce_loop(), "dependency-debounce")
         if self._dynamic and await self._register():
             self.mode = "registered"
@@ -159,7 +173,7 @@ class DependencyWatch(Feature):
 
         from tether.kb.deps.files import REQUIREMENTS_DIRECTORY, is_dependency_file
 
-        root = self.server.workspace_root.resolve()
+        root = self.workspace_root.path.resolve()
 
         def relevant(_change: Any, path: str) -> bool:
             # A new `requirements/` folder is a new place to watch: rescan for it too.
@@ -208,7 +222,7 @@ class DependencyWatch(Feature):
 
     async def _rescan(self) -> None:
         try:
-            current = await asyncio.to_thread(snapshot, self.server.workspace_root)
+            current = await asyncio.to_thread(snapshot, self.workspace_root.path)
         except OSError as error:
             self.logger.warning("dependency detection failed: %s", error)
             return
@@ -219,11 +233,11 @@ class DependencyWatch(Feature):
         if not names:
             self.logger.debug("dependency files changed, dependencies did not")
             return
-        if not self.server.settings.config.prewarm.on_save:
+        if not self.settings.config.prewarm.on_save:
             self.logger.info("dependencies changed (%s); prewarm.onSave is off", ", ".join(names))
             return
         try:
-            await self.server.prewarm.start(names)
+            await self.prewarm.start(names)
         except ArgumentError as error:
             self.logger.warning("%s", error)
 

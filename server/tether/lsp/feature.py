@@ -1,4 +1,8 @@
-"""The base of every server feature: no-op lifecycle hooks, overridden as needed."""
+"""The base of every server feature: no-op lifecycle hooks, overridden as needed.
+
+A feature gets what it works with when it is created: the peers it calls (and, when it
+speaks to the client itself, the pygls server); none finds another through the server.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from lsprotocol import types
 
-    from tether.lsp.server import TetherServer
-
 
 class Feature:
-    def __init__(self, server: TetherServer) -> None:
-        self.server = server
+    def __init__(self) -> None:
         self.logger = logging.getLogger(f"tether.lsp.{type(self).__name__}")
 
     def initialize(self, params: types.InitializeParams) -> None:

@@ -16,14 +16,16 @@ from tether.lsp.feature import Feature
 if TYPE_CHECKING:
     from lsprotocol import types
 
-    from tether.lsp.server import TetherServer
+    from tether.lsp.live_runs import LiveRuns
+
 
 PARENT_POLL = 1.0
 
 
 class Lifecycle(Feature):
-    def __init__(self, server: TetherServer) -> None:
-        super().__init__(server)
+    def __init__(self, live_runs: LiveRuns) -> None:
+        super().__init__()
+        self.live_runs = live_runs
         self.ended = asyncio.Event()
         self.exit_code: int | None = None
         self.reason = ""
@@ -66,7 +68,7 @@ class Lifecycle(Feature):
         from tether.engine.platform import install_wake_signal
 
         def on_wake() -> None:
-            for live in list(self.server.runs.runs.values()):
+            for live in list(self.live_runs.runs.values()):
                 live.execution.check_cancel_request()
 
         try:
@@ -74,7 +76,7 @@ class Lifecycle(Feature):
         except (NotImplementedError, RuntimeError, ValueError) as error:
             self.logger.debug("no wake signal: %s", error)
             return
-        self.server.runs.wakeable = True
+        self.live_runs.wakeable = True
 
     async def close(self) -> None:
         if self._parent_task is not None:

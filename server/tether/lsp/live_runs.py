@@ -12,7 +12,6 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tether.lsp.feature import Feature
@@ -23,7 +22,8 @@ if TYPE_CHECKING:
     from tether.engine.runner import StopReason
     from tether.engine.spec import WorkflowSpec
     from tether.engine.state import RunState
-    from tether.lsp.server import TetherServer
+    from tether.lsp.settings import Settings
+    from tether.lsp.workspace_root import WorkspaceRoot
 
 # `shutdown` must be answered within a second; what is still stopping then goes on in the
 # background until `exit`, which waits longer (a process group's SIGTERM grace is 2 s).
@@ -53,8 +53,10 @@ class LiveRun:
 
 
 class LiveRuns(Feature):
-    def __init__(self, server: TetherServer) -> None:
-        super().__init__(server)
+    def __init__(self, workspace_root: WorkspaceRoot, settings: Settings) -> None:
+        super().__init__()
+        self.workspace_root = workspace_root
+        self.settings = settings
         self.runs: dict[str, LiveRun] = {}
         self._listeners: list[Callable[[LiveRun], None]] = []
         self.wakeable = False
@@ -73,8 +75,8 @@ class LiveRuns(Feature):
         execution = Execution.new(
             spec,
             params,
-            self.server.workspace_root,
-            self.server.kinds,
+            self.workspace_root.path,
+            self.settings.kinds,
             budget=budget,
             durability=self.durability(),
         )
@@ -84,7 +86,7 @@ class LiveRuns(Feature):
     def durability(self) -> Durability:
         from tether.engine.journal import Durability
 
-        return Durability(self.server.settings.config.runs.durability)
+        return Durability(self.settings.config.runs.durability)
 
     async def initialized(self) -> None:
         """Reap process groups and worktree snapshots left by owners that died."""
@@ -94,8 +96,8 @@ class LiveRuns(Feature):
             from tether.steps.worktree import prune_stale_worktrees
 
             try:
-                reaped = await asyncio.to_thread(reap_abandoned_runs, self.server.workspace_root)
-                await prune_stale_worktrees(self.server.workspace_root)
+                reaped = await asyncio.to_thread(reap_abandoned_runs, self.workspace_root.path)
+                await prune_stale_worktrees(self.workspace_root.path)
             except OSError as error:
                 self.logger.warning("reaping abandoned runs failed: %s", error)
                 return
@@ -113,9 +115,9 @@ class LiveRuns(Feature):
         from tether.engine.runs import prune_runs
 
         async def prune() -> None:
-            keep = self.server.settings.config.runs.keep
+            keep = self.settings.config.runs.keep
             try:
-                await asyncio.to_thread(prune_runs, self.server.workspace_root, keep)
+                await asyncio.to_thread(prune_runs, self.workspace_root.path, keep)
             except OSError as error:
                 self.logger.warning("pruning old runs failed: %s", error)
 
@@ -162,10 +164,9 @@ class LiveRuns(Feature):
 
         if not state.resumable:
             return None
-        workspace: Path | None = self.server.workspace_root
-        if workspace == Path.cwd().resolve():
-            workspace = None
-        return resume_command(state.run_id, budget=budget, workspace=workspace)
+        return resume_command(
+            state.run_id, budget=budget, workspace=self.workspace_root.outside_cwd()
+        )
 
     def run_json(self, live: LiveRun) -> dict[str, Any]:
         return live.state.to_json(self.resume_command(live.state, live.budget))

@@ -1,8 +1,10 @@
 """The language server: a thin pygls layer fanning LSP events out to feature modules.
 
-Features (settings, live runs, progress, commands, docs, pre-warm, dependency watching,
-following CLI runs, lifecycle) each override only the hooks they use; this module wires
-them to the protocol and runs the stdio loop.
+Features (workspace root, settings, live runs, run progress, commands, docs, pre-warm,
+dependency watching, following CLI runs, lifecycle) each override only the hooks they use.
+This module builds them in dependency order, handing each its peers (no feature imports
+this module or finds a peer through the server), wires them to the protocol and runs the
+stdio loop.
 """
 
 from __future__ import annotations
@@ -24,15 +26,16 @@ from pygls.protocol.language_server import lsp_method
 from tether import __version__
 from tether.lsp.commands import Commands
 from tether.lsp.dependency_watch import DependencyWatch, paths_from_uris
-from tether.lsp.docs_service import DocsFeature
+from tether.lsp.docs import Docs
 from tether.lsp.feature import Feature
 from tether.lsp.lifecycle import Lifecycle
 from tether.lsp.live_runs import LiveRuns
-from tether.lsp.prewarm import PrewarmFeature
-from tether.lsp.progress import ProgressFeature
-from tether.lsp.runs_follow import RunsFollower
+from tether.lsp.prewarm import Prewarm
+from tether.lsp.run_progress import RunProgress
+from tether.lsp.runs_follower import RunsFollower
 from tether.lsp.settings import Settings
 from tether.lsp.waiting_notice import WaitingNotice
+from tether.lsp.workspace_root import WorkspaceRoot
 
 logger = logging.getLogger(__name__)
 
@@ -63,51 +66,49 @@ class TetherProtocol(LanguageServerProtocol):
 class TetherServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("tether", __version__, protocol_cls=TetherProtocol)
-        self.workspace_root = Path.cwd().resolve()
         self.loop: asyncio.AbstractEventLoop = asyncio.get_running_loop()
-        self.settings = Settings(self)
-        self.lifecycle = Lifecycle(self)
-        self.runs = LiveRuns(self)
-        self.run_progress = ProgressFeature(self)
-        self.waiting = WaitingNotice(self)
-        self.docs = DocsFeature(self)
-        self.prewarm = PrewarmFeature(self)
-        self.dependencies = DependencyWatch(self)
-        self.follower = RunsFollower(self)
-        self.commands = Commands(self)
-        # Order matters: settings first; runs stop before progress reports their end.
+        # Each feature is built after the peers it is given.
+        self.workspace_root = WorkspaceRoot()
+        self.settings = Settings(self, self.workspace_root)
+        self.live_runs = LiveRuns(self.workspace_root, self.settings)
+        self.lifecycle = Lifecycle(self.live_runs)
+        self.waiting_notice = WaitingNotice(self)
+        self.run_progress = RunProgress(self, self.settings, self.live_runs, self.waiting_notice)
+        self.docs = Docs(self.workspace_root, self.settings)
+        self.prewarm = Prewarm(self.workspace_root, self.settings, self.live_runs)
+        self.dependency_watch = DependencyWatch(
+            self, self.workspace_root, self.settings, self.prewarm
+        )
+        self.runs_follower = RunsFollower(self.workspace_root, self.live_runs, self.run_progress)
+        self.commands = Commands(
+            self,
+            workspace_root=self.workspace_root,
+            settings=self.settings,
+            lifecycle=self.lifecycle,
+            live_runs=self.live_runs,
+            docs=self.docs,
+            prewarm=self.prewarm,
+        )
+        # Order of the hooks: the workspace root, then settings first; runs stop before
+        # progress reports their end.
         self.features: list[Feature] = [
+            self.workspace_root,
             self.settings,
             self.lifecycle,
-            self.runs,
+            self.live_runs,
             self.run_progress,
-            self.waiting,
+            self.waiting_notice,
             self.docs,
-            self.follower,
-            self.dependencies,
+            self.runs_follower,
+            self.dependency_watch,
             self.prewarm,
             self.commands,
         ]
-        self._kinds: dict[str, Any] | None = None
-        self._kinds_for: Any = None
         self._register_handlers()
-
-    @property
-    def kinds(self) -> dict[str, Any]:
-        """Step kinds for the effective settings; rebuilt only when the llm settings change
-        (the llm kind must know whether a model is configured)."""
-        from tether.steps.registry import builtin_kinds
-
-        config = self.settings.config
-        if self._kinds is None or self._kinds_for != config.llm:
-            self._kinds = dict(builtin_kinds(config))
-            self._kinds_for = config.llm
-        return self._kinds
 
     def _register_handlers(self) -> None:
         @self.feature(types.INITIALIZE)
         def initialize(params: types.InitializeParams) -> None:
-            self.workspace_root = _workspace_root(params)
             for feature in self.features:
                 feature.initialize(params)
 
@@ -160,21 +161,6 @@ class TetherServer(LanguageServer):
                 await getattr(feature, hook)()
             except Exception:
                 logger.exception("%s.%s failed", type(feature).__name__, hook)
-
-
-def _workspace_root(params: types.InitializeParams) -> Path:
-    from pygls.uris import to_fs_path
-
-    uri = None
-    if params.workspace_folders:
-        uri = params.workspace_folders[0].uri
-    elif params.root_uri:
-        uri = params.root_uri
-    from tether.project.root import find_workspace_root
-
-    path = to_fs_path(uri) if uri else params.root_path
-    # An editor opened on a subfolder works on the project above it, as the CLI does.
-    return find_workspace_root(Path(path) if path else Path.cwd())
 
 
 async def _serve(streams: Any) -> int:

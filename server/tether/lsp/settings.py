@@ -18,8 +18,10 @@ from tether.lsp.feature import Feature
 
 if TYPE_CHECKING:
     from lsprotocol import types
+    from pygls.lsp.server import LanguageServer
 
-    from tether.lsp.server import TetherServer
+    from tether.lsp.workspace_root import WorkspaceRoot
+
 
 # Client settings that configure the editor's launcher, not the server: VS Code's
 # `tether.interpreter` is the argv that starts the server; `trace` is vscode-languageclient's.
@@ -57,14 +59,29 @@ def _without_nulls(layer: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class Settings(Feature):
-    def __init__(self, server: TetherServer) -> None:
-        super().__init__(server)
+    def __init__(self, server: LanguageServer, workspace_root: WorkspaceRoot) -> None:
+        super().__init__()
+        self.server = server
+        self.workspace_root = workspace_root
         self.config = TetherConfig()
+        self._kinds: dict[str, Any] | None = None
+        self._kinds_for: Any = None
         self._initialization_options: Any = None
         self._client_settings: Any = None
         self._reported: set[str] = set()
         self._listeners: list[Callable[[TetherConfig], None]] = []
         self._pending: list[str] = []
+
+    @property
+    def kinds(self) -> dict[str, Any]:
+        """Step kinds for the effective settings; rebuilt only when the llm settings change
+        (the llm kind must know whether a model is configured)."""
+        from tether.steps.registry import builtin_kinds
+
+        if self._kinds is None or self._kinds_for != self.config.llm:
+            self._kinds = dict(builtin_kinds(self.config))
+            self._kinds_for = self.config.llm
+        return self._kinds
 
     def on_change(self, listener: Callable[[TetherConfig], None]) -> None:
         self._listeners.append(listener)
@@ -102,7 +119,7 @@ class Settings(Feature):
         self._report_problems()
 
     def _rebuild(self) -> None:
-        config, problems = load_config(self.server.workspace_root)
+        config, problems = load_config(self.workspace_root.path)
         layers = (
             ("initializationOptions", self._initialization_options),
             ("settings tether", self._client_settings),

@@ -17,8 +17,8 @@ from tether.lsp.feature import Feature
 
 if TYPE_CHECKING:
     from lsprotocol import types
+    from pygls.lsp.server import LanguageServer
 
-    from tether.lsp.server import TetherServer
 
 OPEN_INSTRUCTION = "Open instruction"
 
@@ -34,8 +34,9 @@ def waiting_message(run_id: str, workflow: str, request: Mapping[str, Any]) -> s
 
 
 class WaitingNotice(Feature):
-    def __init__(self, server: TetherServer) -> None:
-        super().__init__(server)
+    def __init__(self, server: LanguageServer) -> None:
+        super().__init__()
+        self.server = server
         self._can_show_document = False
         self._tasks: set[asyncio.Task[None]] = set()
 

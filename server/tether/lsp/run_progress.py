@@ -22,10 +22,12 @@ from tether.lsp.run_story import RunStory, Transition
 
 if TYPE_CHECKING:
     from lsprotocol import types
+    from pygls.lsp.server import LanguageServer
 
     from tether.engine.events import Event
-    from tether.lsp.live_runs import LiveRun
-    from tether.lsp.server import TetherServer
+    from tether.lsp.live_runs import LiveRun, LiveRuns
+    from tether.lsp.settings import Settings
+    from tether.lsp.waiting_notice import WaitingNotice
 
 RUN_STATUS = "tether/runStatus"
 _CREATE_TIMEOUT = 5.0
@@ -39,12 +41,12 @@ class RunEnd:
     status: str = "failed"
 
 
-class RunProgress:
+class RunReporter:
     """The reporter of one run."""
 
     def __init__(
         self,
-        feature: ProgressFeature,
+        feature: RunProgress,
         run_id: str,
         title: str,
         *,
@@ -85,7 +87,7 @@ class RunProgress:
         try:
             await self._begin()
             while True:
-                interval = self.feature.server.settings.config.progress_interval
+                interval = self.feature.settings.config.progress_interval
                 wait = max(0.0, self._last_report + interval - time.monotonic())
                 try:
                     async with asyncio.timeout(wait):
@@ -103,7 +105,7 @@ class RunProgress:
                 transition = self.story.apply(item)
                 if item.type is EventType.STEP_WAITING:
                     request = item.data.get("request")
-                    self.feature.server.waiting.announce(self.run_id, self.story.workflow, request)
+                    self.feature.waiting_notice.announce(self.run_id, self.story.workflow, request)
                     if isinstance(request, dict):
                         instruction = request.get("instruction_file")
                         if isinstance(instruction, str):
@@ -191,11 +193,22 @@ class RunProgress:
         self.feature.run_status(self.story, status, None, message, **extra)
 
 
-class ProgressFeature(Feature):
-    def __init__(self, server: TetherServer) -> None:
-        super().__init__(server)
-        self.by_token: dict[str, RunProgress] = {}
-        self.reporters: dict[str, RunProgress] = {}
+class RunProgress(Feature):
+    def __init__(
+        self,
+        server: LanguageServer,
+        settings: Settings,
+        live_runs: LiveRuns,
+        waiting_notice: WaitingNotice,
+    ) -> None:
+        super().__init__()
+        self.server = server
+        self.settings = settings
+        self.live_runs = live_runs
+        self.waiting_notice = waiting_notice
+        live_runs.on_start(self._track_live_run)
+        self.by_token: dict[str, RunReporter] = {}
+        self.reporters: dict[str, RunReporter] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.client_supports_progress = False
         self.invocations = itertools.count(1)
@@ -203,7 +216,6 @@ class ProgressFeature(Feature):
     def initialize(self, params: types.InitializeParams) -> None:
         window = params.capabilities.window
         self.client_supports_progress = bool(window and window.work_done_progress)
-        self.server.runs.on_start(self._track_live_run)
 
     def _track_live_run(self, live: LiveRun) -> None:
         from tether.engine.runner import StopReason
@@ -216,7 +228,7 @@ class ProgressFeature(Feature):
             workflow=spec.name,
             coalesce=spec.name == PREWARM_WORKFLOW,
             cancel=lambda: live.execution.stop(StopReason.CANCELLED),
-            resume_command=lambda _status: self.server.runs.resume_command(live.state, live.budget),
+            resume_command=lambda _status: self.live_runs.resume_command(live.state, live.budget),
         )
         unsubscribe = live.execution.bus.subscribe(reporter.feed)
 
@@ -237,8 +249,8 @@ class ProgressFeature(Feature):
         cancel: Callable[[], None] | None,
         resume_command: Callable[[str], str | None],
         coalesce: bool = False,
-    ) -> RunProgress:
-        reporter = RunProgress(
+    ) -> RunReporter:
+        reporter = RunReporter(
             self,
             run_id,
             title,
@@ -253,7 +265,7 @@ class ProgressFeature(Feature):
         task.add_done_callback(self._tasks.discard)
         return reporter
 
-    def forget(self, reporter: RunProgress) -> None:
+    def forget(self, reporter: RunReporter) -> None:
         self.reporters.pop(reporter.run_id, None)
         if reporter.token is not None:
             self.by_token.pop(reporter.token, None)

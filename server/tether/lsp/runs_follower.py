@@ -23,8 +23,9 @@ from tether.lsp.feature import Feature
 if TYPE_CHECKING:
     from tether.engine.events import Event
     from tether.engine.journal import JournalCursor
-    from tether.lsp.progress import RunProgress
-    from tether.lsp.server import TetherServer
+    from tether.lsp.live_runs import LiveRuns
+    from tether.lsp.run_progress import RunProgress, RunReporter
+    from tether.lsp.workspace_root import WorkspaceRoot
 
 _WATCH_TIMEOUT_MS = 1000
 _RUN_LEVEL_END = frozenset({"run_finished", "run_paused"})
@@ -55,7 +56,7 @@ class AdaptivePoll:
 class FollowedRun:
     run_id: str
     cursor: JournalCursor
-    reporter: RunProgress
+    reporter: RunReporter
 
     @property
     def journal(self) -> Path:
@@ -63,8 +64,13 @@ class FollowedRun:
 
 
 class RunsFollower(Feature):
-    def __init__(self, server: TetherServer) -> None:
-        super().__init__(server)
+    def __init__(
+        self, workspace_root: WorkspaceRoot, live_runs: LiveRuns, run_progress: RunProgress
+    ) -> None:
+        super().__init__()
+        self.workspace_root = workspace_root
+        self.live_runs = live_runs
+        self.run_progress = run_progress
         self.followed: dict[str, FollowedRun] = {}
         self.mode = "none"
         """`watchfiles` or `polling`, once started."""
@@ -78,7 +84,7 @@ class RunsFollower(Feature):
     async def _follow(self) -> None:
         from tether.engine.runids import runs_dir
 
-        root = runs_dir(self.server.workspace_root)
+        root = runs_dir(self.workspace_root.path)
         poll = AdaptivePoll()
         use_events = os.environ.get("TETHER_LSP_FOLLOW") != "polling"
         while not self._stop.is_set():
@@ -123,7 +129,7 @@ class RunsFollower(Feature):
         from tether.engine.journal import JOURNAL_NAME
         from tether.engine.runids import RUN_ID, runs_dir
 
-        root = runs_dir(self.server.workspace_root)
+        root = runs_dir(self.workspace_root.path)
         active = False
         try:
             entries = list(root.iterdir())
@@ -152,7 +158,7 @@ class RunsFollower(Feature):
         from tether.engine.platform import lock_owner
         from tether.engine.runs import LOCK_NAME
 
-        if run_id in self.server.runs.runs:
+        if run_id in self.live_runs.runs:
             return False
         owner = lock_owner(journal.parent / LOCK_NAME)
         if owner is None or owner.pid == os.getpid():
@@ -175,12 +181,12 @@ class RunsFollower(Feature):
             return []
 
     def _start(self, run_id: str, cursor: JournalCursor, events: list[Event]) -> None:
-        from tether.lsp.progress import progress_title
+        from tether.lsp.run_progress import progress_title
 
-        if run_id in self.followed or run_id in self.server.runs.runs:
+        if run_id in self.followed or run_id in self.live_runs.runs:
             return
         workflow = str(events[0].data.get("workflow", ""))
-        reporter = self.server.run_progress.track(
+        reporter = self.run_progress.track(
             run_id,
             title=progress_title(workflow),
             workflow=workflow,
@@ -219,7 +225,7 @@ class RunsFollower(Feature):
 
         async def cancel() -> None:
             try:
-                await asyncio.to_thread(request_cancel, self.server.workspace_root, run_id)
+                await asyncio.to_thread(request_cancel, self.workspace_root.path, run_id)
             except Exception as error:  # noqa: BLE001 - report and go on following
                 self.logger.warning("cannot cancel run %s: %s", run_id, error)
 

@@ -10,12 +10,15 @@ from tether.lsp.feature import Feature
 
 if TYPE_CHECKING:
     from tether.kb.service import DocsService
-    from tether.lsp.server import TetherServer
+    from tether.lsp.settings import Settings
+    from tether.lsp.workspace_root import WorkspaceRoot
 
 
-class DocsFeature(Feature):
-    def __init__(self, server: TetherServer) -> None:
-        super().__init__(server)
+class Docs(Feature):
+    def __init__(self, workspace_root: WorkspaceRoot, settings: Settings) -> None:
+        super().__init__()
+        self.workspace_root = workspace_root
+        self.settings = settings
         self._service: DocsService | None = None
         self._built_from: Any = None
         self._closing: set[asyncio.Task[None]] = set()
@@ -23,13 +26,13 @@ class DocsFeature(Feature):
     def service(self) -> DocsService:
         from tether.kb.service import docs_service_for
 
-        config = self.server.settings.config
+        config = self.settings.config
         key = (config.docs, config.context7, config.interpreter)
         if self._service is not None and key == self._built_from:
             return self._service
         if self._service is not None:
             self._close_later(self._service)
-        self._service = docs_service_for(self.server.workspace_root, config)
+        self._service = docs_service_for(self.workspace_root.path, config)
         self._built_from = key
         return self._service
 
