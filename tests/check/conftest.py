@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import helpers
+
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "checked_project"
 TOOLS = ("pytest", "ruff", "mypy")
 
@@ -84,16 +86,9 @@ def env(tmp_path: Path, mypy_cache: Path) -> dict[str, str]:
 def tether(
     cwd: Path, env: dict[str, str], *args: str, timeout: float = 180
 ) -> subprocess.CompletedProcess[str]:
-    """`tether ARGS` run in `cwd` by a real process, stdin closed."""
-    return subprocess.run(
-        [sys.executable, "-m", "tether", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
+    """`tether ARGS` run in `cwd` by a real process with `env` (the project's own
+    environment, not tether's), stdin closed."""
+    return helpers.tether(cwd, *args, env=env, timeout=timeout)
 
 
 def break_split(root: Path) -> None:
