@@ -336,13 +336,18 @@ def visibility_worker(
 def visibility_observer(
     directory: str, total: int, start: Any, stop: Any, written: Any, results: Any
 ) -> None:
-    """Polls the database (read-only, one query per round) and notes when each key first
-    appears; the lag is that moment minus the moment its writer's set() returned."""
+    """Polls the database (read-only, one query per round) and the values spilled while
+    waiting for its lock (what DocsStore.get reads in other processes), and notes when each
+    key first appears; the lag is that moment minus the moment its writer's set() returned."""
     import sqlite3
+
+    sys.path.insert(0, str(REPOSITORY / "server"))
+    from tether.kb.spill_files import SPILL_DIRECTORY
 
     start.wait()
     first_seen: dict[str, float] = {}
     connection = sqlite3.connect(f"file:{directory}/cache.db?mode=ro", uri=True, timeout=1)
+    spilled = Path(directory) / SPILL_DIRECTORY
     while not stop.is_set() or len(first_seen) < total:
         now = time.time()
         try:
@@ -351,6 +356,12 @@ def visibility_observer(
             continue
         for (key,) in rows:
             first_seen.setdefault(key, now)
+        for path in spilled.glob("[0-9a-f]*") if spilled.is_dir() else ():
+            try:
+                with path.open("rb") as file:
+                    first_seen.setdefault(file.readline().rstrip(b"\n").decode(), now)
+            except OSError:
+                continue  # landed and removed meanwhile: the query above sees it next round
         if stop.is_set() and len(first_seen) >= total:
             break
         time.sleep(0.0005)

@@ -146,8 +146,9 @@ def writing_worker(directory: str, worker: int, start: Any, stop: Any) -> None:
 
 def test_a_value_is_readable_elsewhere_when_set_returns_under_contention(tmp_path: Path) -> None:
     """While 4 other processes write back to back, a value this process set() is visible
-    through another connection at once: set() waits its turn in the writers' queue
-    (bounded) instead of handing the value to a background thread that lands it later."""
+    through another connection at once: set() lands it within a few ms of busy timeout or
+    spills it where every process reads it, instead of only handing it to a background
+    thread that lands it later."""
     context = multiprocessing.get_context("spawn")
     hammers = 4
     start = context.Barrier(hammers + 1, timeout=60)
@@ -178,6 +179,4 @@ def test_a_value_is_readable_elsewhere_when_set_returns_under_contention(tmp_pat
         writer.close()
         reader.close()
     assert all(process.exitcode == 0 for process in processes)
-    # A set() that could not get its turn within CALLER_WRITE_WAIT_S still falls back to
-    # the background writer; on a loaded 2-core machine that is rare, not the rule.
-    assert len(missed) <= 2, f"{len(missed)} of 40 values not visible when set() returned"
+    assert missed == [], f"{len(missed)} of 40 values not visible when set() returned"

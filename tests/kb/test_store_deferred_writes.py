@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -10,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tether.kb.deferred_writes import DeferredWrites
+from tether.kb.spill_files import SPILL_DIRECTORY, SpillFiles
 from tether.kb.store import CacheEntry, CacheKey, DocsStore
 
 KEY = CacheKey.of("context7", "pydantic", "2.9", "validators")
@@ -45,6 +47,50 @@ def test_close_flushes_queued_writes(tmp_path: Path) -> None:
         assert store.get(KEY) is not None  # visible in this process at once
     store.close()
     assert content_on_disk(tmp_path, KEY) == "queued"
+
+
+def test_a_value_waiting_for_a_held_lock_is_readable_elsewhere_when_set_returns(
+    tmp_path: Path,
+) -> None:
+    store = DocsStore(tmp_path, memory_limit_bytes=0)
+    other = DocsStore(tmp_path, memory_limit_bytes=0)  # another connection, its own queue
+    try:
+        assert store.wait_disk_opened(10) and other.wait_disk_opened(10)
+        with write_lock_held(tmp_path):
+            started = time.perf_counter()
+            assert store.set(KEY, make_entry("waiting")) is True
+            elapsed = time.perf_counter() - started
+            seen_elsewhere = other.get(KEY)  # the database does not hold it yet
+        assert elapsed < 0.5  # bounded by a few ms of busy timeout; generous for a loaded box
+        assert seen_elsewhere is not None and seen_elsewhere.content == "waiting"
+        assert store.flush(10.0)
+        # Landed in the database, and the spilled copy removed.
+        assert list((tmp_path / SPILL_DIRECTORY).iterdir()) == []
+        landed = other.get(KEY)
+        assert landed is not None and landed.content == "waiting"
+    finally:
+        store.close()
+        other.close()
+
+
+def test_a_value_spilled_by_a_process_that_died_is_landed_by_the_next_open(
+    tmp_path: Path,
+) -> None:
+    DocsStore(tmp_path).close()  # the database exists
+    spill = SpillFiles(tmp_path)
+    assert spill.put(KEY.as_string(), make_entry("orphan").to_bytes(), None)
+    (spilled,) = (tmp_path / SPILL_DIRECTORY).iterdir()
+    long_ago = time.time() - 3600
+    os.utime(spilled, (long_ago, long_ago))
+    with DocsStore(tmp_path) as store:  # culls (and lands orphans) while opening
+        assert store.wait_disk_opened(10)
+    assert not spilled.exists()
+    with sqlite3.connect(tmp_path / "cache.db") as connection:
+        rows = connection.execute(
+            "SELECT count(*) FROM Cache WHERE key = ?", (KEY.as_string(),)
+        ).fetchone()
+    assert rows == (1,)
+    assert content_on_disk(tmp_path, KEY) == "orphan"
 
 
 def test_reads_in_the_writing_process_see_queued_values_even_without_tier_one(

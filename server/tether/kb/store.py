@@ -300,10 +300,11 @@ class DocsStore:
     def set(self, key: CacheKey, entry: CacheEntry) -> bool:
         """Store in both tiers. False when the disk write was skipped (tier 1 is still set).
 
-        The caller never waits for tier 2's lock: when another process holds it, the value is
-        queued for this store's background writer and True is returned (reads in
-        this process see it at once; close() or flush() waits for it to land). False means the
-        tier is unavailable or failing, or the queue is full.
+        The caller waits for tier 2's lock at most a few milliseconds (disk_tier's
+        CALLER_BUSY_TIMEOUT_MS): when another process holds it longer, the value is spilled to
+        a file and queued for this store's background writer, and True is returned; reads in
+        every process see it at once either way (close() or flush() waits for it to land in
+        the database). False means the tier is unavailable or failing, or the queue is full.
         Raises TypeError only for a caller bug: `entry.meta` that orjson cannot encode.
         """
         data, string_key, expire_s = self._prepare_write(key, entry)
