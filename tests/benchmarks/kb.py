@@ -348,6 +348,7 @@ def visibility_observer(
     first_seen: dict[str, float] = {}
     connection = sqlite3.connect(f"file:{directory}/cache.db?mode=ro", uri=True, timeout=1)
     spilled = Path(directory) / SPILL_DIRECTORY
+    spilled_names: set[str] = set()
     while not stop.is_set() or len(first_seen) < total:
         now = time.time()
         try:
@@ -356,12 +357,16 @@ def visibility_observer(
             continue
         for (key,) in rows:
             first_seen.setdefault(key, now)
-        for path in spilled.glob("[0-9a-f]*") if spilled.is_dir() else ():
+        for name in os.listdir(spilled) if spilled.is_dir() else ():
+            if name in spilled_names or name.startswith("."):
+                continue  # seen already (file names are key hashes), or not renamed in yet
             try:
-                with path.open("rb") as file:
-                    first_seen.setdefault(file.readline().rstrip(b"\n").decode(), now)
+                with (spilled / name).open("rb") as file:
+                    key = file.readline().rstrip(b"\n").decode()
             except OSError:
                 continue  # landed and removed meanwhile: the query above sees it next round
+            spilled_names.add(name)
+            first_seen.setdefault(key, now)
         if stop.is_set() and len(first_seen) >= total:
             break
         time.sleep(0.0005)

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tether.kb.cache_location import CACHE_DIR_ENV
+from tether.kb.cache_location import CACHE_DIR_ENV, default_cache_directory
 from tether.kb.disk_tier import DiskTier
 from tether.kb.memory_tier import MemoryTier
 from tether.kb.store import CacheEntry, CacheKey, DocsStore
@@ -279,6 +279,25 @@ def test_tether_cache_dir_is_honoured(tmp_path: Path, monkeypatch: pytest.Monkey
         assert store.directory == tmp_path / "from-env"
         store.set(CacheKey.of("p", "n", "1", ""), make_entry())
     assert (tmp_path / "from-env" / "cache.db").is_file()
+
+
+@pytest.mark.parametrize(
+    ("xdg_cache_home", "home"),
+    [(None, "/home/someone"), ("/var/xdg-cache", "/home/someone"), ("relative/xdg", "/root/")],
+)
+def test_the_default_directory_is_platformdirs_without_importing_it(
+    xdg_cache_home: str | None, home: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import platformdirs
+
+    monkeypatch.delenv(CACHE_DIR_ENV, raising=False)
+    monkeypatch.setenv("HOME", home)
+    if xdg_cache_home is None:
+        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_CACHE_HOME", xdg_cache_home)
+    expected = Path(platformdirs.user_cache_dir("tether")) / "docs"
+    assert default_cache_directory() == expected
 
 
 def test_a_file_where_the_directory_should_be_is_named(tmp_path: Path) -> None:

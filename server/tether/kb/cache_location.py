@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,9 +19,26 @@ def default_cache_directory(environ: Mapping[str, str] | None = None) -> Path:
     override = env.get(CACHE_DIR_ENV, "").strip()
     if override:
         return Path(override).expanduser()
-    import platformdirs  # lazily: only needed when no override is given
+    base = _linux_user_cache_dir(env)
+    if base is None:
+        import platformdirs  # lazily: ~20-25 ms of imports (tempfile, shutil, lzma, bz2)
 
-    return Path(platformdirs.user_cache_dir("tether")) / "docs"
+        base = Path(platformdirs.user_cache_dir("tether"))
+    return base / "docs"
+
+
+def _linux_user_cache_dir(env: Mapping[str, str]) -> Path | None:
+    """platformdirs' answer on Linux in the usual cases, without importing it: an absolute
+    `$XDG_CACHE_HOME`, else an absolute `$HOME` + /.cache; None (ask platformdirs) otherwise."""
+    if not sys.platform.startswith("linux"):
+        return None
+    xdg = env.get("XDG_CACHE_HOME", "")
+    if xdg.startswith("/"):
+        return Path(xdg) / "tether"
+    home = env.get("HOME", "")
+    if home.startswith("/"):
+        return Path(home.rstrip("/") + "/.cache") / "tether"
+    return None
 
 
 def ensure_private_directory(directory: Path) -> Path:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import random
 import sqlite3
 import threading
 import time
@@ -413,6 +412,8 @@ class DiskTier:
             if attempt <= YIELDING_ATTEMPTS:
                 _yield_processor()
             else:
+                import random  # lazily: ~8 ms of imports only a busy database needs
+
                 time.sleep(pause * (0.5 + random.random()))
                 pause = min(pause * 2, MAX_RETRY_PAUSE_S)
 

@@ -14,7 +14,6 @@ landed by whoever culls next (see DiskTier._cull) and removed.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -142,6 +141,8 @@ class SpillFiles:
             self._ready = True
 
     def _path(self, key: str) -> Path:
+        import hashlib  # lazily: ~10-20 ms of imports (OpenSSL) a cache hit never needs
+
         return self._directory / hashlib.sha256(key.encode()).hexdigest()
 
     @staticmethod

@@ -35,7 +35,7 @@ KEY_FORMAT_PREFIX = "kb1"
 
 
 def canonical_package_name(name: str, ecosystem: str | None = None) -> str:
-    """PyPI names per packaging.utils.canonicalize_name; npm names lowercased, '.'/'_' kept.
+    """PyPI names per PEP 503 (packaging's canonicalize_name); npm names lowercased, '.'/'_' kept.
 
     Without an explicit ecosystem, a scoped name (`@scope/pkg`) or one with a '/' is npm.
     """
@@ -46,9 +46,9 @@ def canonical_package_name(name: str, ecosystem: str | None = None) -> str:
         return stripped.lower()
     if ecosystem not in (None, "pypi"):
         raise ValueError(f"unknown ecosystem {ecosystem!r} for package {name!r}")
-    from packaging.utils import canonicalize_name
+    from tether.project.package_names import canonicalize_name
 
-    return str(canonicalize_name(stripped))
+    return canonicalize_name(stripped)
 
 
 def normalise_query(query: str) -> str:

@@ -18,16 +18,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
-
 from tether.project.files import ProjectFileError, read_pyproject, tool_table
+from tether.project.package_names import canonicalize_name
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +171,8 @@ def _managed_environment(workspace: Path, environ: Mapping[str, str]) -> Project
 def _ask_manager(
     argv: list[str], workspace: Path, manager: str, environ: Mapping[str, str]
 ) -> ProjectEnvironment | None:
+    import shutil  # lazily: ~5 ms of imports (bz2, lzma) that `tether docs` does not need
+
     program = shutil.which(argv[0], path=environ.get("PATH"))
     if program is None:
         return None

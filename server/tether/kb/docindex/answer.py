@@ -12,7 +12,6 @@ Tokens are estimated as characters / 4 (see ranking.estimate_tokens).
 
 from __future__ import annotations
 
-import difflib
 import re
 import sqlite3
 
@@ -138,7 +137,7 @@ def nothing_matches(
     for short, qualified in names:
         by_lower.setdefault(short.lower(), qualified)
     for term in terms or [query.lower()]:
-        for match in difflib.get_close_matches(term, list(by_lower), n=5, cutoff=0.6):
+        for match in _close_matches(term, list(by_lower), n=5, cutoff=0.6):
             if by_lower[match] not in closest:
                 closest.append(by_lower[match])
     line = f'Nothing in {library} matches "{query}" well.'
@@ -237,3 +236,9 @@ def _cut_lines(block: str, room: int) -> str:
     if text.count("```") % 2 == 1 and cut + 4 <= room:
         text += "\n```"
     return text
+
+
+def _close_matches(term: str, candidates: list[str], *, n: int, cutoff: float) -> list[str]:
+    import difflib  # lazily: ~10 ms of imports that only an answer with no match needs
+
+    return difflib.get_close_matches(term, candidates, n=n, cutoff=cutoff)

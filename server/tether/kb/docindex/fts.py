@@ -16,7 +16,6 @@ import json
 import os
 import re
 import sqlite3
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +62,8 @@ def identifier_words(identifier: str) -> str:
 def build(path: Path, records: Sequence[Record], meta: dict[str, str]) -> None:
     """Write a complete index to `path` atomically (temporary file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile  # lazily: only building an index needs it (imports shutil, lzma, bz2)
+
     handle, temporary = tempfile.mkstemp(prefix=".building-", suffix=".sqlite", dir=path.parent)
     os.close(handle)
     try:

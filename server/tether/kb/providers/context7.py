@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from packaging.utils import canonicalize_name
 
 from tether.engine.redaction import Redactor
 from tether.engine.redaction import register as register_secret
@@ -37,6 +36,7 @@ from tether.kb.providers.base import (
     ProviderResult,
     ProviderUnavailable,
 )
+from tether.project.package_names import canonicalize_name
 
 if TYPE_CHECKING:
     import httpx

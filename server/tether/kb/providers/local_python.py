@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from packaging.utils import canonicalize_name
+from tether.project.package_names import canonicalize_name
 
 if TYPE_CHECKING:
     from email.message import Message
