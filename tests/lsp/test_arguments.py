@@ -25,7 +25,8 @@ def client(shared_client: TestClient) -> TestClient:
 CASES: list[tuple[str, list[Any], str]] = [
     ("tether.run", [], "tether.run: 'workflow' is required"),
     ("tether.run", [{"workflow": "multi"}, {}], "'workflow' must be a non-empty string"),
-    ("tether.run", ["multi", {}, "5s", "x"], "at most 3 positional argument(s) (workflow,"),
+    ("tether.run", ["multi", {}, "5s", "x"], "'on_budget' must be 'wait' or 'pause', got 'x'"),
+    ("tether.run", ["multi", {}, "5s", "wait", 1], "at most 4 positional argument(s) (workflow,"),
     ("tether.run", ["multi", "target=src"], "'params' must be an object"),
     ("tether.show", [["run"]], "'run_id' must be a non-empty string"),
     ("tether.runs", ["x"], "at most 0 positional argument(s) (none), got 1"),

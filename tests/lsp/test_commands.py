@@ -67,8 +67,30 @@ async def test_start_answers_at_once_and_show_runs_cancel_follow(
     assert shown["resume_command"].startswith(f"tether resume {run_id}")
 
 
+async def test_a_budget_bounds_the_request_and_the_run_goes_on(
+    client: TestClient, workspace: Path
+) -> None:
+    waited = await client.command("tether.run", {"workflow": "pausable", "budget": "1s"})
+    assert waited["status"] == "running"
+    assert waited["live"] is True
+    run_id = waited["run_id"]
+    assert waited["resume_command"] == f"tether resume {run_id} --budget 1s" or waited[
+        "resume_command"
+    ].startswith(f"tether resume {run_id} --budget 1s -C ")
+    # Still running in the server: a second wait attaches to it (its step is not restarted).
+    again = await client.command("tether.resume", {"run_id": run_id, "budget": "300ms"})
+    assert again["status"] == "running"
+    (workspace / "resume-ok").write_text("")
+    finished = await client.command("tether.resume", {"run_id": run_id})
+    assert finished["status"] == "succeeded"
+    assert {step["id"]: step["attempts"] for step in finished["steps"]} == {"quick": 1, "gate": 1}
+    (workspace / "resume-ok").unlink()  # the workspace is shared by this module's tests
+
+
 async def test_resume_continues_a_paused_run(client: TestClient, workspace: Path) -> None:
-    paused = await client.command("tether.run", {"workflow": "pausable", "budget": "1s"})
+    paused = await client.command(
+        "tether.run", {"workflow": "pausable", "budget": "1s", "on_budget": "pause"}
+    )
     assert paused["status"] == "paused"
     assert paused["resume_command"].startswith(f"tether resume {paused['run_id']}")
     (workspace / "resume-ok").write_text("")

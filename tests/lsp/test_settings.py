@@ -132,14 +132,20 @@ async def test_workspace_configuration_is_read_and_reread(
         await stop_server(client)
 
 
-async def test_default_budget_pauses_runs_and_log_level_adds_log_messages(
+async def test_default_budget_bounds_the_wait_and_log_level_adds_log_messages(
     workspace: Path, env: dict[str, str]
 ) -> None:
     options = {"defaultBudget": "750ms", "logLevel": "debug", "prewarm": {"onStart": False}}
     client = await start_server(workspace, env, capabilities("vscode"), options)
     try:
         result = await client.command("tether.run", {"workflow": "nap"})
-        assert result["status"] == "paused"
+        assert result["status"] == "running"
+        assert " --budget 0.75s" in result["resume_command"]
+        finished = await client.command(
+            "tether.resume", {"run_id": result["run_id"], "budget": "30s"}
+        )
+        assert finished["status"] == "succeeded"
+        assert finished["steps"][0]["attempts"] == 1
         assert any(m.type == types.MessageType.Log for m in client.log_messages)
         # Never the proposed Debug type, which many clients do not know.
         assert all(m.type != types.MessageType.Debug for m in client.log_messages)

@@ -31,6 +31,12 @@ Seconds = NewType("Seconds", float)
 """A duration given as `"50s"`, `"2m"` or a number of seconds; greater than zero."""
 
 
+OnBudget = NewType("OnBudget", str)
+"""What a spent budget does: `wait` ends the request's wait (the run goes on) or `pause`
+pauses the run."""
+ON_BUDGET = ("wait", "pause")
+
+
 class Params(dict[str, str]):
     """Workflow parameters as the text `-p KEY=VALUE` would give (the loader coerces)."""
 
@@ -49,6 +55,9 @@ class RunArguments:
     """Workflow parameters, `{"target": "src"}`."""
     budget: Seconds | None = None
     """How long the request waits before answering with a continuation; the run goes on."""
+    on_budget: OnBudget = OnBudget("wait")
+    """`pause`: the budget pauses the run instead (its running steps are stopped; a
+    resume runs them again), as `tether run --on-budget pause` does."""
 
 
 @attrs.frozen
@@ -64,6 +73,8 @@ class ResumeArguments:
     """A file (relative to the workspace) holding that result; not with `result`."""
     force: bool = False
     """Resume even though the workflow's file changed since the run started."""
+    on_budget: OnBudget = OnBudget("wait")
+    """As for `tether.run`."""
 
 
 @attrs.frozen
@@ -208,6 +219,12 @@ def _seconds(value: Any, _type: Any) -> Seconds:
     return Seconds(seconds)
 
 
+def _on_budget(value: Any, _type: Any) -> OnBudget:
+    if value not in ON_BUDGET:
+        raise ValueError(f"must be 'wait' or 'pause', got {value!r:.80}")
+    return OnBudget(value)
+
+
 def _params(value: Any, _type: Any) -> Params:
     if not isinstance(value, Mapping):
         raise ValueError('must be an object like {"target": "."}')
@@ -231,5 +248,6 @@ for _type, _hook in (
     (Names, _names),
     (Seconds, _seconds),
     (Params, _params),
+    (OnBudget, _on_budget),
 ):
     _converter.register_structure_hook(_type, _hook)

@@ -90,7 +90,9 @@ class Commands(Feature):
 
     # -- runs ---------------------------------------------------------------------------
 
-    async def _launch(self, command: str, arguments: Sequence[Any]) -> LiveRun:
+    async def _launch(self, command: str, arguments: Sequence[Any]) -> tuple[LiveRun, float | None]:
+        """Start the run; returns it with how long its request may wait. A budget bounds
+        the wait, not the run (`on_budget = "pause"` gives the budget to the run)."""
         from tether.engine.errors import WorkflowError
 
         args = read_arguments(command, arguments, RunArguments)
@@ -105,7 +107,9 @@ class Commands(Feature):
             )
         except WorkflowError as error:
             raise ArgumentError(f"{command}: {error}") from error
-        return self.live_runs.start(spec, values, budget=budget)
+        if args.on_budget == "pause":
+            return self.live_runs.start(spec, values, budget=budget), None
+        return self.live_runs.start(spec, values, budget=None, wait_budget=budget), budget
 
     def _default_budget(self) -> float | None:
         from tether.engine.durations import parse_duration
@@ -117,12 +121,16 @@ class Commands(Feature):
             return None
         return seconds if seconds > 0 else None
 
-    async def _until_end(self, live: LiveRun) -> dict[str, Any]:
-        """The run JSON when the run ends or pauses; cancelling the request cancels the run."""
+    async def _until_end(self, live: LiveRun, wait: float | None = None) -> dict[str, Any]:
+        """The run JSON when the run ends or pauses, or after `wait` seconds with the run
+        still going (its JSON then names the continuation); cancelling the request cancels
+        the run."""
         from tether.engine.runner import StopReason
 
         try:
-            await asyncio.shield(live.task)
+            # asyncio.wait never cancels the run's task, whether it times out or this
+            # request is cancelled.
+            done, _ = await asyncio.wait({live.task}, timeout=wait)
         except asyncio.CancelledError:
             if self.lifecycle.shutdown_received:
                 # pygls cancels pending requests at `shutdown`: the run is pausing, and a
@@ -133,16 +141,20 @@ class Commands(Feature):
             live.execution.stop(StopReason.CANCELLED)
             await self.live_runs.wait(live, _CANCEL_WAIT)
             raise
+        if not done:
+            return self.live_runs.still_running_json(live)
+        live.task.result()  # an internal error in the run is this request's error
         return self.live_runs.run_json(live)
 
     async def run(self, *arguments: Any) -> dict[str, Any]:
-        return await self._until_end(await self._launch("tether.run", arguments))
+        return await self._until_end(*await self._launch("tether.run", arguments))
 
     async def run_request(self, params: Any) -> dict[str, Any]:
-        return await self._until_end(await self._launch(RUN_REQUEST, [params]))
+        return await self._until_end(*await self._launch(RUN_REQUEST, [params]))
 
     async def start(self, *arguments: Any) -> dict[str, Any]:
-        return {"run_id": (await self._launch("tether.start", arguments)).run_id}
+        live, _ = await self._launch("tether.start", arguments)
+        return {"run_id": live.run_id}
 
     async def resume(self, *arguments: Any) -> dict[str, Any]:
         from tether.engine import run_operations as ops
@@ -162,8 +174,11 @@ class Commands(Feature):
             except (OSError, ValueError) as error:  # ValueError: undecodable, or a NUL
                 raise ArgumentError(f"tether.resume: result_file {path!s:.200}: {error}") from error
         budget = args.budget if args.budget is not None else self._default_budget()
+        # As for a new run: the budget bounds this request's wait unless it is to pause.
+        run_budget = budget if args.on_budget == "pause" else None
+        wait = None if args.on_budget == "pause" else budget
         workspace = self.workspace_root.path
-        request = ops.OwnerRequest(str(workspace), args.run_id, force=args.force, budget=budget)
+        request = ops.OwnerRequest(str(workspace), args.run_id, force=args.force, budget=run_budget)
         try:
             execution = await asyncio.to_thread(
                 ops.open_execution,
@@ -173,11 +188,15 @@ class Commands(Feature):
                 durability=self.live_runs.durability(),
             )
         except LockHeld:
-            if self.live_runs.get(args.run_id) is not None:
+            live = self.live_runs.get(args.run_id)
+            if live is None:
+                return await self._attach(args.run_id, budget, result)
+            if result is not None:
                 raise ArgumentError(
-                    f"tether.resume: run {args.run_id} is running in this server"
+                    f"tether.resume: run {args.run_id} is running in this server and no "
+                    "step of it waits for a result"
                 ) from None
-            return await self._attach(args.run_id, budget, result)
+            return await self._until_end(live, wait)
         except (RunIdError, RunNotFound, JournalError, ResumeRefused) as error:
             raise ArgumentError(f"tether.resume: {error}") from error
         if result is not None:
@@ -186,7 +205,7 @@ class Commands(Feature):
             except ResumeRefused as error:
                 execution.close()
                 raise ArgumentError(f"tether.resume: {error}") from error
-        return await self._until_end(self.live_runs.adopt(execution, budget))
+        return await self._until_end(self.live_runs.adopt(execution, budget), wait)
 
     async def _attach(self, run_id: str, budget: float | None, result: Any) -> dict[str, Any]:
         """A run another process owns (a CLI's detached owner): hand it the result, if

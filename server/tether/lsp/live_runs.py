@@ -68,8 +68,15 @@ class LiveRuns(Feature):
         self._listeners.append(listener)
 
     def start(
-        self, spec: WorkflowSpec, params: Mapping[str, Any], *, budget: float | None
+        self,
+        spec: WorkflowSpec,
+        params: Mapping[str, Any],
+        *,
+        budget: float | None,
+        wait_budget: float | None = None,
     ) -> LiveRun:
+        """A new run in this server. `budget` pauses the run when spent; `wait_budget`
+        only bounds how long a request waits on it (it names the continuation's budget)."""
         from tether.engine.execution import Execution
 
         execution = Execution.new(
@@ -81,7 +88,7 @@ class LiveRuns(Feature):
             durability=self.durability(),
         )
         self._prune_in_background()
-        return self.adopt(execution, budget)
+        return self.adopt(execution, budget if budget is not None else wait_budget)
 
     def durability(self) -> Durability:
         from tether.engine.journal import Durability
@@ -170,6 +177,18 @@ class LiveRuns(Feature):
 
     def run_json(self, live: LiveRun) -> dict[str, Any]:
         return live.state.to_json(self.resume_command(live.state, live.budget))
+
+    def still_running_json(self, live: LiveRun) -> dict[str, Any]:
+        """A run still going when its request's wait ended: the continuation attaches."""
+        from tether.engine.runids import resume_command
+
+        record = live.state.to_json(
+            resume_command(
+                live.run_id, budget=live.budget, workspace=self.workspace_root.outside_cwd()
+            )
+        )
+        record["live"] = True
+        return record
 
     async def stop_all(self, timeout: float) -> None:
         """Pause every run (resumable: they end `paused`) and wait up to `timeout`."""
