@@ -84,7 +84,10 @@ class TetherConfig:
     progress_interval: float = 5.0
     """Editor: seconds between progress reports while anything runs."""
     default_budget: str = "50s"
-    """Budget the skill pack and editor pass to runs so they fit a chat's response window."""
+    """How long a language-server request (`tether.run`, `tether/run`, `tether.resume`)
+    without its own `budget` waits before answering with the run still going and its
+    continuation; the run goes on in the server. A request with `on_budget: "pause"`
+    pauses the run at the budget instead."""
     log_level: str = "info"
     """Language server log level: error, warning, info, debug."""
     interpreter: str | None = None
