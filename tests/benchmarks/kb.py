@@ -5,7 +5,8 @@ Prints one JSON object. Options: --workers N --ops N --disk-timeout-ms N --tier1
 --fresh-processes N --only tier1|tier2|contention.
 
 Visibility: 8 processes write keys and read the keys the others wrote; an observer notes
-when each key first appears in the database, so the lag from set() returning to the value
+when each key first appears in the database or among the values spilled while waiting for
+its lock (what other processes read), so the lag from set() returning to the value
 being readable elsewhere is measured, as is every read that missed a key another process
 had written more than 50 ms before (each such miss would be a needless provider call).
 
