@@ -186,3 +186,28 @@ async def test_a_result_goes_to_the_live_run_and_it_goes_on(tmp_path: Path) -> N
     assert done.kind is ops.OutcomeKind.FINISHED and done.exit_code == 0, done.state.reason
     assert done.state.steps["ask"].output["result"] == "hello"
     assert (workspace / "marker.txt").read_text().splitlines() == ["slow", "hello"]
+
+
+async def test_a_waiter_told_of_a_waiting_step_reports_the_run_as_waiting(tmp_path: Path) -> None:
+    # The owner journals `step_waiting` and only later the run-level pause that says
+    # `waiting`; a waiter that reads between the two lines (a loaded machine) stops at the
+    # waiting step. It must present the run as waiting, as its outcome says, not running.
+    from tether.engine.journal import JOURNAL_NAME, Durability, JournalWriter
+    from tether.engine.platform import RunLock
+    from tether.engine.runids import run_dir
+
+    workspace = tmp_path / "ws"
+    run_id = "asks-between-lines"
+    directory = run_dir(workspace, run_id)
+    directory.mkdir(parents=True)
+    request = {"instruction_file": str(tmp_path / "ask.md")}
+    with RunLock(directory / "lock"):
+        writer = JournalWriter(directory / JOURNAL_NAME, Durability.NONE)
+        writer(Event(EventType.RUN_STARTED, run_id, 1, 1.0, data={"workflow": "asks"}))
+        writer(Event(EventType.STEP_STARTED, run_id, 2, 1.0, step="ask"))
+        writer(Event(EventType.STEP_WAITING, run_id, 3, 1.0, step="ask", data={"request": request}))
+        writer.close()
+        outcome = await ops.wait_run(workspace, run_id, budget=30)
+    assert outcome.kind is ops.OutcomeKind.WAITING and outcome.live
+    assert outcome.to_json()["status"] == "waiting"
+    assert outcome.state.reason == "waiting for: ask"

@@ -475,6 +475,12 @@ async def wait_run(
             raise JournalError(f"{directory / JOURNAL_NAME}: empty journal")
         if kind is OutcomeKind.STOPPED and state.status is RunStatus.RUNNING:
             state.status, state.reason = RunStatus.PAUSED, GONE_REASON
+        if kind is OutcomeKind.WAITING and state.status is RunStatus.RUNNING:
+            # The owner journals a step's wait before the run-level pause that says so
+            # (or goes on with other steps meanwhile): what this waiter reports is that
+            # the run waits for a result, whichever line it read last.
+            waiting = ", ".join(record.id for record in state.waiting_steps)
+            state.status, state.reason = RunStatus.WAITING, f"waiting for: {waiting}"
         resumable = kind is not OutcomeKind.FINISHED or state.resumable
         command = (
             continuation(
