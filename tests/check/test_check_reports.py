@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from tether.project.environment import find_environment
-from tether.steps import check_reports
+from tether.workflows import check_reports
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest" errors="1" failures="2" skipped="1" tests="6">

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tether.steps.library_choice import choose_libraries
+from tether.workflows.library_choice import choose_libraries
 
 PYPROJECT = """
 [project]

@@ -298,8 +298,15 @@ def _parse_step(raw: Any, index: int, path: Path, where: _Locator, kinds: KindRe
         continue_on_error=continue_on_error,
         kill_grace=2.0 if kill_grace is None else kill_grace,
         line=where.step(index),
-        definition_hash=_hash(raw),
+        definition_hash=_hash(_stable_definition(kind, raw)),
     )
+
+
+def _stable_definition(kind: Any, raw: Any) -> Any:
+    """The step table its definition hash is taken from: a kind may keep the hash stable
+    across a rename it still resolves (the python kind's moved modules)."""
+    stable = getattr(kind, "stable_definition", None)
+    return stable(raw) if stable is not None else raw
 
 
 def _parse_retry(value: Any, fail: Any) -> RetryPolicy:

@@ -53,6 +53,11 @@ class IsolatedKind:
         rest = {key: value for key, value in options.items() if key != ISOLATION_FIELD}
         return problems + list(self.inner.validate(rest))
 
+    def stable_definition(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """The inner kind's, when it has one (the python kind's moved modules)."""
+        stable = getattr(self.inner, "stable_definition", None)
+        return dict(stable(raw)) if stable is not None else dict(raw)
+
     def cancel_grace(self, step: StepSpec) -> float:
         grace = self.inner.cancel_grace(step)
         if step.options.get(ISOLATION_FIELD) == "worktree":

@@ -27,8 +27,42 @@ delays the run. kill_grace is for processes (commands, `isolation = "process"`).
 """
 
 
+MOVED_MODULES = {
+    f"tether.steps.{name}": f"tether.workflows.{name}"
+    for name in (
+        "checks",
+        "check_suite",
+        "check_reports",
+        "context_pack",
+        "git_diff",
+        "library_choice",
+    )
+}
+"""The built-in workflows' functions moved next to their workflow files. A workflow
+written (or a run journaled) with the old `call` keeps working: the old module path
+resolves to the new one, and a step's definition hash is taken with the old spelling, so
+a built-in run paused before the move still resumes."""
+_FIRST_SPELLING = {new: old for old, new in MOVED_MODULES.items()}
+
+
+def current_target(target: str) -> str:
+    """`target` with a moved module's old path replaced by where it lives now."""
+    module_name, colon, attribute = target.partition(":")
+    return MOVED_MODULES.get(module_name, module_name) + colon + attribute
+
+
 class PythonKind:
     name = "python"
+
+    def stable_definition(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """The step's TOML table as hashed for resume checks: a moved module's `call` in
+        its first spelling (see MOVED_MODULES)."""
+        definition = dict(raw)
+        call = definition.get("call")
+        if isinstance(call, str):
+            module_name, colon, attribute = call.partition(":")
+            definition["call"] = _FIRST_SPELLING.get(module_name, module_name) + colon + attribute
+        return definition
 
     def validate(self, options: Mapping[str, Any]) -> list[tuple[str, str]]:
         problems = [
@@ -55,7 +89,7 @@ class PythonKind:
             from tether.steps.python_process import run_in_child_process
 
             return await run_in_child_process(ctx, target)
-        if target.partition(":")[0] in sys.modules:
+        if current_target(target).partition(":")[0] in sys.modules:
             function = resolve_callable(target, str(ctx.workspace))  # imported: no I/O
         else:
             # A first import runs module code that may block; keep it off the loop.
@@ -69,7 +103,7 @@ class PythonKind:
 
 
 def resolve_callable(target: str, workspace: str) -> Any:
-    module_name, _, attribute = target.partition(":")
+    module_name, _, attribute = current_target(target).partition(":")
     # Steps call project code by module path, as `python -m` would from the workspace.
     if workspace not in sys.path:
         sys.path.insert(0, workspace)

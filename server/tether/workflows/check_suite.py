@@ -2,7 +2,7 @@
 
 The `build`, `fix` and `review` workflows need the check results downstream, even red
 ones; separate check steps would skip everything after a failure. Each tool of the
-`check` workflow (steps.checks) runs in parallel here with its own captured output.
+`check` workflow (workflows.checks) runs in parallel here with its own captured output.
 
 Inputs: `target` (default "."). For the `fix` workflow's unrolled rounds: `round` (this
 check's number, 0 before any fix) and `rounds` (the fixes allowed): the output's
@@ -19,9 +19,9 @@ from typing import Any
 
 from tether.engine.context import StepContext
 from tether.engine.errors import StepFailed, StepSkipped
-from tether.steps import checks
 from tether.steps.briefing import fenced
 from tether.steps.nested import CapturingSink, child_context
+from tether.workflows import checks
 
 Tool = Callable[[StepContext], Awaitable[Any]]
 TOOLS: tuple[tuple[str, Tool], ...] = (

@@ -1,6 +1,6 @@
 """A context pack for a task, in one step that degrades instead of failing.
 
-Chooses the libraries the prompt concerns (steps.library_choice), then runs the `docs`
+Chooses the libraries the prompt concerns (workflows.library_choice), then runs the `docs`
 kind for them. Offline with nothing cached, say, the pack is simply absent and the
 reason is in the output: the plan, implement and review steps after it still run.
 With `required = true` (the `context` workflow's own use) a failure fails the step.
@@ -18,8 +18,8 @@ from tether.engine.errors import StepFailed
 from tether.engine.threads import run_in_daemon_thread
 from tether.steps.conditions import is_true
 from tether.steps.docs import DocsKind
-from tether.steps.library_choice import DEFAULT_LIMIT, choose_libraries, file_list, limit_of
 from tether.steps.nested import CapturingSink, child_context
+from tether.workflows.library_choice import DEFAULT_LIMIT, choose_libraries, file_list, limit_of
 
 
 async def gather_context(ctx: StepContext) -> dict[str, Any]:

@@ -29,8 +29,8 @@ from tether.project.files import (
     read_pyproject,
     tool_table,
 )
-from tether.steps import check_reports
 from tether.steps.process import ProcessResult, run_process
+from tether.workflows import check_reports
 
 FIRST_ERRORS = 10
 """Errors (or failing tests) a failure lists; the count says how many there were."""
