@@ -211,3 +211,51 @@ async def test_a_waiter_told_of_a_waiting_step_reports_the_run_as_waiting(tmp_pa
     assert outcome.kind is ops.OutcomeKind.WAITING and outcome.live
     assert outcome.to_json()["status"] == "waiting"
     assert outcome.state.reason == "waiting for: ask"
+
+
+async def test_a_result_taken_before_the_owner_journals_it_is_not_reported_waiting(
+    tmp_path: Path,
+) -> None:
+    # The owner takes a handed result (the file goes) and only then journals its pause and
+    # resume. A resumer that read the journal up to the step's wait just before, and looks
+    # for the file just after, must not report the step as still waiting: it goes on.
+    from tether.engine.journal import JOURNAL_NAME, Durability, JournalWriter
+    from tether.engine.platform import RunLock
+    from tether.engine.runids import run_dir
+
+    workspace = tmp_path / "ws"
+    run_id = "answered-between-lines"
+    directory = run_dir(workspace, run_id)
+    directory.mkdir(parents=True)
+    writer = JournalWriter(directory / JOURNAL_NAME, Durability.NONE)
+    writer(Event(EventType.RUN_STARTED, run_id, 1, 1.0, data={"workflow": "asks"}))
+    writer(Event(EventType.STEP_STARTED, run_id, 2, 1.0, step="ask"))
+    writer(Event(EventType.STEP_WAITING, run_id, 3, 1.0, step="ask", data={"request": {}}))
+    owner_went_on = False
+
+    def owner_takes_the_result(event: Event) -> None:
+        # Runs between the waiter's read of the journal and its look for handed files.
+        nonlocal owner_went_on
+        if event.type is not EventType.STEP_WAITING or owner_went_on:
+            return
+        owner_went_on = True
+        for handed in (directory / ops.HANDED_DIR).iterdir():
+            handed.unlink()
+        later = [
+            (EventType.RUN_PAUSED, None, {"status": "waiting", "reason": "waiting for: ask"}),
+            (EventType.RUN_RESUMED, None, {}),
+            (EventType.STEP_STARTED, "ask", {}),
+            (EventType.STEP_FINISHED, "ask", {"status": "succeeded", "output": "teal"}),
+            (EventType.RUN_FINISHED, None, {"status": "succeeded"}),
+        ]
+        for seq, (kind, step, data) in enumerate(later, start=4):
+            writer(Event(kind, run_id, seq, 2.0, step=step, data=data))
+
+    with RunLock(directory / "lock"):
+        outcome = await ops.resume_run(
+            workspace, run_id, budget=30, result="teal", on_event=owner_takes_the_result
+        )
+    writer.close()
+    assert owner_went_on
+    assert outcome.kind is ops.OutcomeKind.FINISHED, outcome.to_json()
+    assert outcome.state.steps["ask"].output == "teal"

@@ -352,6 +352,12 @@ def hand_result(workspace: Path, run_id: str, result: Any, step: str | None = No
     waits in the run directory for whoever runs the run next (the live owner when the run
     reaches its waiting end, or the next resume). Returns the step's id. Raises
     RunNotFound, JournalError, ResumeRefused (no such waiting step)."""
+    return _hand_result(workspace, run_id, result, step)[0]
+
+
+def _hand_result(workspace: Path, run_id: str, result: Any, step: str | None) -> tuple[str, int]:
+    """hand_result, also returning the journal's last seq when the step was chosen: its
+    wait, journaled at or before that seq, is the one this result answers."""
     state, _owner = load_run(workspace, run_id)
     chosen = choose_waiting_step(state, step)
     folder = run_dir(workspace, run_id) / HANDED_DIR
@@ -360,7 +366,7 @@ def hand_result(workspace: Path, run_id: str, result: Any, step: str | None = No
     temporary = target.with_suffix(".tmp")
     write_run_file(temporary, orjson.dumps({"step": chosen, "result": result}))
     temporary.replace(target)  # an owner never reads half a result
-    return chosen
+    return chosen, state.last_seq
 
 
 def handed_results_pending(directory: Path) -> bool:
@@ -409,8 +415,8 @@ class _Follower:
         self.state = RunState(run_id)
         self.ended: EventType | None = None
         """The last run-level end seen (run_paused/run_finished), until a resume."""
-        self.waiting: set[str] = set()
-        """Steps that wait in the current invocation."""
+        self.waiting: dict[str, int] = {}
+        """Steps that wait in the current invocation, and the seq that said so."""
         self.invocation_ts = 0.0
         """When the current invocation started (wall clock)."""
 
@@ -429,9 +435,9 @@ class _Follower:
             case EventType.RUN_PAUSED | EventType.RUN_FINISHED:
                 self.ended = event.type
             case EventType.STEP_WAITING:
-                self.waiting.add(str(event.step))
+                self.waiting[str(event.step)] = event.seq
             case EventType.STEP_STARTED | EventType.STEP_FINISHED:
-                self.waiting.discard(str(event.step))
+                self.waiting.pop(str(event.step), None)
 
 
 async def wait_run(
@@ -444,6 +450,7 @@ async def wait_run(
     continuation_budget: float | None = None,
     command_workspace: Path | None = None,
     poll_interval: float = POLL_INTERVAL,
+    answered: tuple[str, int] | None = None,
 ) -> Outcome:
     """Follow a run until it ends, a step waits, its owner is gone, or `budget` passes.
 
@@ -451,6 +458,10 @@ async def wait_run(
     any number may wait at once. Events with seq > `after_seq` go to `on_event` (None:
     from where the last waiter whose budget ran out left off). The continuation names
     `continuation_budget` (default the budget, else 50 s) and `-C command_workspace`.
+    `answered` (step, seq): a result for `step` was handed when the journal ended at `seq`,
+    so its wait journaled up to there does not end this one while the run is live (the
+    owner may have taken the result before its next line: the handed file is gone, the
+    journal not yet past the wait).
     Raises RunIdError, RunNotFound, JournalError.
     """
     directory = run_dir(workspace, run_id)
@@ -505,7 +516,12 @@ async def wait_run(
                     on_event(event)
         if follower.ended is EventType.RUN_FINISHED:
             return done(OutcomeKind.FINISHED, live=False)
-        if follower.waiting and not follower.ended and not handed_results_pending(directory):
+        unanswered = [
+            step
+            for step, seq in follower.waiting.items()
+            if answered is None or step != answered[0] or seq > answered[1]
+        ]
+        if unanswered and not follower.ended and not handed_results_pending(directory):
             return done(OutcomeKind.WAITING, live=True)
         now = time.monotonic()
         if not events and (follower.ended is not None or now >= next_lock_check):
@@ -576,8 +592,9 @@ async def resume_run(
     RunNotFound, JournalError, ResumeRefused, OwnerStartError.
     """
     deadline = math.inf if budget is None else time.monotonic() + budget
+    answered: tuple[str, int] | None = None
     if result is not _NO_RESULT:
-        await asyncio.to_thread(hand_result, workspace, run_id, result, step)
+        answered = await asyncio.to_thread(_hand_result, workspace, run_id, result, step)
     elif step is not None:
         raise ResumeRefused("a step is named only with a result for it")
     starter = start or _start_detached_owner
@@ -616,6 +633,7 @@ async def resume_run(
             on_event=on_event,
             continuation_budget=budget if continuation_budget is None else continuation_budget,
             command_workspace=command_workspace,
+            answered=answered,
         )
         # The owner died under us (its end never journaled): continuing the run is what
         # was asked, so take it over. A run that paused (an interrupt, a budget pause) is
