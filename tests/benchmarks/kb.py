@@ -337,19 +337,18 @@ def visibility_worker(
 def visibility_observer(
     directory: str, total: int, start: Any, stop: Any, written: Any, results: Any
 ) -> None:
-    """Polls the database (read-only, one query per round) and the values spilled while
-    waiting for its lock (what DocsStore.get reads in other processes), and notes when each
+    """Polls the database (read-only, one query per round) and the spill logs of values on
+    their way in (what DocsStore.get reads in other processes), and notes when each
     key first appears; the lag is that moment minus the moment its writer's set() returned."""
     import sqlite3
 
     sys.path.insert(0, str(REPOSITORY / "server"))
-    from tether.kb.spill_files import SPILL_DIRECTORY
+    from tether.kb.spill_log import SpillLog
 
     start.wait()
     first_seen: dict[str, float] = {}
     connection = sqlite3.connect(f"file:{directory}/cache.db?mode=ro", uri=True, timeout=1)
-    spilled = Path(directory) / SPILL_DIRECTORY
-    spilled_names: set[str] = set()
+    spill_logs = SpillLog(Path(directory))
     while not stop.is_set() or len(first_seen) < total:
         now = time.time()
         try:
@@ -358,16 +357,9 @@ def visibility_observer(
             continue
         for (key,) in rows:
             first_seen.setdefault(key, now)
-        for name in os.listdir(spilled) if spilled.is_dir() else ():
-            if name in spilled_names or name.startswith("."):
-                continue  # seen already (file names are key hashes), or not renamed in yet
-            try:
-                with (spilled / name).open("rb") as file:
-                    key = file.readline().rstrip(b"\n").decode()
-            except OSError:
-                continue  # landed and removed meanwhile: the query above sees it next round
-            spilled_names.add(name)
-            first_seen.setdefault(key, now)
+        for record in spill_logs.records():
+            if record.value is not None:
+                first_seen.setdefault(record.key, now)
         if stop.is_set() and len(first_seen) >= total:
             break
         time.sleep(0.0005)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import tether
 from tether.kb.deferred_writes import DeferredWrites
-from tether.kb.spill_files import SPILL_DIRECTORY, SpillFiles
+from tether.kb.spill_log import SPILL_DIRECTORY, SpillLog, encode_record
 from tether.kb.store import CacheEntry, CacheKey, DocsStore
 
 KEY = CacheKey.of("context7", "pydantic", "2.9", "validators")
@@ -64,8 +67,8 @@ def test_a_value_waiting_for_a_held_lock_is_readable_elsewhere_when_set_returns(
         assert elapsed < 0.5  # bounded by a few ms of busy timeout; generous for a loaded box
         assert seen_elsewhere is not None and seen_elsewhere.content == "waiting"
         assert store.flush(10.0)
-        # Landed in the database, and the spilled copy removed.
-        assert list((tmp_path / SPILL_DIRECTORY).iterdir()) == []
+        # Landed in the database, and the spill log removed once nothing waits.
+        assert spill_logs(tmp_path) == []
         landed = other.get(KEY)
         assert landed is not None and landed.content == "waiting"
     finally:
@@ -73,24 +76,140 @@ def test_a_value_waiting_for_a_held_lock_is_readable_elsewhere_when_set_returns(
         other.close()
 
 
+def wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def spill_logs(directory: Path) -> list[Path]:
+    return sorted((directory / SPILL_DIRECTORY).glob("*.log"))
+
+
+def spill_in_a_process_that_dies(directory: Path, key: CacheKey, content: str) -> None:
+    """A real process appends to its spill log and is gone without landing it (as after
+    kill -9: no close, no flush), so the kernel drops its lock on the log."""
+    script = (
+        "import os, sys, time\n"
+        "from pathlib import Path\n"
+        "from tether.kb.spill_log import SpillLog\n"
+        "from tether.kb.store import CacheEntry\n"
+        f"entry = CacheEntry({content!r}, 'context7', 'pydantic', '2.9', time.time(), None,"
+        " None, {})\n"
+        f"assert SpillLog(Path(sys.argv[1])).append({key.as_string()!r}, entry.to_bytes(),"
+        " None)\n"
+        "os._exit(0)\n"
+    )
+    # The tether under test, wherever it is imported from.
+    environment = {**os.environ, "PYTHONPATH": str(Path(tether.__file__).parents[1])}
+    subprocess.run(
+        [sys.executable, "-c", script, str(directory)], check=True, timeout=60, env=environment
+    )
+
+
+def stored_rows(directory: Path, key: CacheKey) -> int:
+    with sqlite3.connect(directory / "cache.db") as connection:
+        (count,) = connection.execute(
+            "SELECT count(*) FROM Cache WHERE key = ?", (key.as_string(),)
+        ).fetchone()
+    return int(count)
+
+
 def test_a_value_spilled_by_a_process_that_died_is_landed_by_the_next_open(
     tmp_path: Path,
 ) -> None:
     DocsStore(tmp_path).close()  # the database exists
-    spill = SpillFiles(tmp_path)
-    assert spill.put(KEY.as_string(), make_entry("orphan").to_bytes(), None)
-    (spilled,) = (tmp_path / SPILL_DIRECTORY).iterdir()
-    long_ago = time.time() - 3600
-    os.utime(spilled, (long_ago, long_ago))
+    spill_in_a_process_that_dies(tmp_path, KEY, "orphan")
+    assert len(spill_logs(tmp_path)) == 1
     with DocsStore(tmp_path) as store:  # culls (and lands orphans) while opening
         assert store.wait_disk_opened(10)
-    assert not spilled.exists()
-    with sqlite3.connect(tmp_path / "cache.db") as connection:
-        rows = connection.execute(
-            "SELECT count(*) FROM Cache WHERE key = ?", (KEY.as_string(),)
-        ).fetchone()
-    assert rows == (1,)
+    assert spill_logs(tmp_path) == []
+    assert stored_rows(tmp_path, KEY) == 1
     assert content_on_disk(tmp_path, KEY) == "orphan"
+
+
+def test_a_dead_process_s_value_does_not_replace_a_newer_one(tmp_path: Path) -> None:
+    with DocsStore(tmp_path) as writer:
+        assert writer.set(KEY, make_entry("newer"))
+    # A log nobody holds (its writer died), spilled before the row above was stored.
+    (tmp_path / SPILL_DIRECTORY).mkdir()
+    record = encode_record(KEY.as_string(), make_entry("older").to_bytes(), time.time() - 60, None)
+    (tmp_path / SPILL_DIRECTORY / "4242-dead.log").write_bytes(record)
+    with DocsStore(tmp_path) as store:
+        assert store.wait_disk_opened(10)
+    assert spill_logs(tmp_path) == []
+    assert content_on_disk(tmp_path, KEY) == "newer"
+
+
+def test_a_live_process_s_spill_log_is_left_alone(tmp_path: Path) -> None:
+    DocsStore(tmp_path).close()
+    live = SpillLog(tmp_path)  # this process's log, locked while it exists
+    assert live.append(KEY.as_string(), make_entry("waiting").to_bytes(), None)
+    try:
+        with DocsStore(tmp_path, memory_limit_bytes=0) as store:
+            assert store.wait_disk_opened(10)
+            found = store.get(KEY)  # read from the log, not landed by the open's cull
+        assert found is not None and found.content == "waiting"
+        assert len(spill_logs(tmp_path)) == 1
+        assert stored_rows(tmp_path, KEY) == 0
+    finally:
+        live.close(landed=True)
+    assert spill_logs(tmp_path) == []
+
+
+def test_a_value_that_cannot_land_before_close_is_landed_by_the_next_open(
+    tmp_path: Path,
+) -> None:
+    store = DocsStore(tmp_path)
+    assert store.wait_disk_opened(10)
+    with write_lock_held(tmp_path):
+        assert store.set(KEY, make_entry("late")) is True
+        store.close()  # gives up after its flush budget: the value stays in the log
+        assert len(spill_logs(tmp_path)) == 1
+    assert content_on_disk(tmp_path, KEY) == "late"  # landed by this open's cull
+    assert spill_logs(tmp_path) == []
+    assert stored_rows(tmp_path, KEY) == 1
+
+
+def test_a_torn_or_foreign_tail_is_ignored(tmp_path: Path) -> None:
+    writer = SpillLog(tmp_path)
+    reader = SpillLog(tmp_path)
+    try:
+        assert writer.append("a", b"first", None)
+        assert writer.append("b", b"second", None)
+        (log,) = spill_logs(tmp_path)
+        with log.open("ab") as file:
+            file.write(b"tsl1 garbage that is not a whole record")
+        logs = reader.other_logs()
+        assert reader.find("a", logs) == b"first" and reader.find("b", logs) == b"second"
+        assert [record.key for record in reader.records()] == ["a", "b"]
+        assert writer.append("c", b"after the garbage", None)  # unreadable, not misread
+        assert reader.find("c", logs) is None
+    finally:
+        writer.close(landed=True)
+
+
+def test_a_deletion_hides_a_spilled_value_from_other_processes(tmp_path: Path) -> None:
+    with DocsStore(tmp_path, memory_limit_bytes=0) as store:
+        other = DocsStore(tmp_path, memory_limit_bytes=0)
+        try:
+            with write_lock_held(tmp_path):
+                store.set(KEY, make_entry("spilled"))
+                seen = other.get(KEY)
+                # The database delete waits for the lock; the log says it at once.
+                deleter = threading.Thread(target=store.delete, args=(KEY,))
+                deleter.start()
+                logs = SpillLog(tmp_path)
+                assert wait_until(lambda: any(r.value is None for r in logs.records()))
+                hidden = other.get(KEY)
+            deleter.join(10)
+        finally:
+            other.close()
+    assert seen is not None and seen.content == "spilled"
+    assert hidden is None
 
 
 def test_reads_in_the_writing_process_see_queued_values_even_without_tier_one(
@@ -176,3 +295,19 @@ def test_queue_refuses_over_budget_and_after_close() -> None:
     assert queue.close(0.05) == 1  # b dropped: the writer is still blocked on a
     assert queue.defer("d", b"1", None) is False
     writes.gate.set()
+
+
+def test_a_fifo_or_symlink_among_the_logs_never_blocks_or_is_followed(tmp_path: Path) -> None:
+    """Whatever sits in the spill directory, a miss reads only regular files: a FIFO would
+    block an open for reading forever, a symlink could point anywhere."""
+    spill = tmp_path / SPILL_DIRECTORY
+    spill.mkdir(parents=True)
+    os.mkfifo(spill / "1-fifo.log")
+    outside = tmp_path / "outside"
+    outside.write_bytes(encode_record(KEY.as_string(), make_entry("planted").to_bytes(), 0, None))
+    (spill / "2-link.log").symlink_to(outside)
+    with DocsStore(tmp_path, memory_limit_bytes=0) as store:
+        assert store.wait_disk_opened(10)
+        assert store.get(KEY) is None  # returns: neither the FIFO nor the link was read
+        assert store.clear() == 0
+    assert outside.read_bytes() != b""  # clear truncated nothing through the link

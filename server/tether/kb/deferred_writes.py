@@ -41,14 +41,20 @@ class DeferredWrites:
         max_bytes: int,
         name: str,
         write_batch: BatchWriteCall | None = None,
+        on_idle: Callable[[], None] | None = None,
     ) -> None:
+        """`on_idle` is called by the worker thread, holding no lock of this queue, each time
+        the queue has drained (nothing queued or in flight); flush() waits for it too."""
         self._write = write
+        self._on_idle = on_idle
         self._write_batch = write_batch
         self._max_bytes = max_bytes
         self._name = name
         self._pending: OrderedDict[str, PendingWrite] = OrderedDict()
         self._pending_bytes = 0
         self._in_flight: dict[str, PendingWrite] = {}
+        self._settling = False
+        """True while on_idle runs."""
         self._changed = threading.Condition(threading.Lock())
         self._worker: threading.Thread | None = None
         self._closed = False
@@ -86,6 +92,11 @@ class DeferredWrites:
                 pending = self._in_flight.get(key)
             return None if pending is None else pending.value
 
+    def queued(self) -> list[tuple[str, PendingWrite]]:
+        """Every value not yet landed (in flight first, then queued), oldest first."""
+        with self._changed:
+            return [*self._in_flight.items(), *self._pending.items()]
+
     def __len__(self) -> int:
         with self._changed:
             return len(self._pending) + len(self._in_flight)
@@ -115,7 +126,7 @@ class DeferredWrites:
         """Wait until everything queued has been written (or given up); False on timeout."""
         deadline = time.monotonic() + timeout_s
         with self._changed:
-            while self._pending or self._in_flight:
+            while self._pending or self._in_flight or self._settling:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
@@ -170,4 +181,12 @@ class DeferredWrites:
             finally:
                 with self._changed:
                     self._in_flight = {}
+                    self._settling = not self._pending and self._on_idle is not None
                     self._changed.notify_all()
+            if self._settling and self._on_idle is not None:
+                try:
+                    self._on_idle()
+                finally:
+                    with self._changed:
+                        self._settling = False
+                        self._changed.notify_all()

@@ -2,14 +2,15 @@
 
 Contention and corruption never become a long wait or an exception here. A read waits for
 a busy database at most `timeout_ms`; a write waits for the lock at most
-CALLER_BUSY_TIMEOUT_MS, then its value is spilled to a file every process reads
-(spill_files) and queued for a background writer (deferred_writes); a failure is a miss or
+CALLER_BUSY_TIMEOUT_MS, then its value is spilled where every process reads it (spill_log)
+and queued for a background writer that lands it (deferred_writes); a failure is a miss or
 a skipped write; each kind of failure is logged as a warning once per store (then at debug
 level) and counted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from tether.kb.cache_location import ensure_private_directory
 from tether.kb.deferred_writes import DeferredWrites
 from tether.kb.row_writer import Row, RowWriter
-from tether.kb.spill_files import SpillFiles
+from tether.kb.spill_log import SpilledValue, SpillLog
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -73,13 +74,14 @@ larger ones go to a file through diskcache."""
 
 CALLER_BUSY_TIMEOUT_MS = 2
 """How long a caller's write may wait for another process's write to finish: SQLite's busy
-timeout, slept in C without the GIL. Past it the value is spilled (readable by every process
-at once, see spill_files) and queued for the background writer. A write holds the lock for
-one statement only (see row_writer), so 2 ms lets most writes land directly, which keeps the
-background writers (and their batches holding the lock) rare. Measured, 8 processes on 2
-cores at load 7, 2 runs each: store waits p99 1.7-1.9 ms / 350-380 writes spilled with 1 ms,
-2.6 ms / 90-130 with 2 ms, 3.5 ms / ~100 with 3 ms; 5.9-6.5 ms when callers queued on a lock
-file for up to 50 ms."""
+timeout, slept in C without the GIL. Past it the value is spilled where every process reads
+it (spill_log) and queued for the background writer. A write holds
+the lock for one statement only (see row_writer), so 2 ms lets most writes land directly,
+which keeps the background writers (and their batches holding the lock) rare. Measured, 8
+processes on 2 cores at load 7, 2 runs each: store waits p99 1.7-1.9 ms / 350-380 writes
+queued with 1 ms, 2.6 ms / 90-130 with 2 ms, 3.5 ms / ~100 with 3 ms; 5.9-6.5 ms when callers
+queued on a lock file for up to 50 ms. Never queuing (every write handed to the background
+writer) measured worse at the wall p99: 11.5 ms against 6.6 ms (medians of 7 runs)."""
 
 DEFERRED_WRITE_PATIENCE_S = 2.0
 """How long the background writer keeps trying one queued value before giving up on it."""
@@ -95,10 +97,6 @@ FIRST_RETRY_PAUSE_S = 0.0001
 MAX_RETRY_PAUSE_S = 0.001
 """On a busy database: yield the CPU for the first attempts, then sleep 0.1 ms doubling to
 1 ms, jittered; always within the tier's timeout."""
-
-SPILL_ORPHAN_AGE_S = 60.0
-"""A spilled value this old was left by a process that died before landing it (a live one
-lands or gives up within DEFERRED_WRITE_PATIENCE_S + CLOSE_FLUSH_S): the next cull lands it."""
 
 REOPEN_INTERVAL_S = 30.0
 """How long an unavailable disk tier waits before trying to open (or recover) it again."""
@@ -165,10 +163,14 @@ class DiskTier:
         self._retry_open_at: float | None = None
         self._writes_since_cull = 0
         self._culling = False
-        # Separate connections: the caller's never waits for the lock, the background
-        # writer's waits in SQLite's busy handler (in C, without the GIL).
+        # Separate connections, both waiting for the lock in SQLite's busy handler (in C,
+        # without the GIL): the caller's briefly, the background writer's with patience.
+        self._spill = SpillLog(directory)
+        # Held while a value is spilled and queued, and while the log is retired once the
+        # queue has drained: the log never goes while it holds a value not yet landed.
+        self._spill_turn = threading.Lock()
+        self._gave_up_while_spilling = False
         database = directory / DATABASE_NAME
-        self._spill = SpillFiles(directory)
         self._caller_writer = RowWriter(database, busy_timeout_ms=CALLER_BUSY_TIMEOUT_MS)
         self._background_writer = RowWriter(
             database, busy_timeout_ms=max(1, int(deferred_patience_s * 1000))
@@ -178,6 +180,7 @@ class DiskTier:
             max_bytes=DEFERRED_WRITE_MAX_BYTES,
             name="tether-kb-disk-writer",
             write_batch=self._write_batch_patiently,
+            on_idle=self._retire_spill_log_if_idle,
         )
         self._opened = self._start_opening()
         if not self._opened.wait(open_budget_s):
@@ -228,14 +231,25 @@ class DiskTier:
         queued = self._deferred.pending_value(key)
         if queued is not None:
             return queued  # this process's own newer write, not yet on disk
+        read_ok, value = self._call("read", read)
+        if value is not None:
+            return value
+        logs = self._spill.other_logs()
+        if logs:
+            spilled = self._spill.find(key, logs)  # another process's write, on its way in
+            if spilled is not None:
+                return spilled
+        if not read_ok:
+            return None  # busy or failing: a miss
+        # A log is removed only after its values landed: a value waiting in one when the
+        # database was read, and gone from the logs since, is in the database now.
         _, value = self._call("read", read)
-        if value is None:
-            return self._spill.get(key)  # another process's write, waiting for the lock
         return value
 
     def set(self, key: str, value: bytes, expire_s: float | None) -> bool:
-        """Write now, or spill and queue for the background writer when other processes hold
-        the lock longer than CALLER_BUSY_TIMEOUT_MS.
+        """Write now, or, when other processes hold the lock longer than
+        CALLER_BUSY_TIMEOUT_MS, spill the value where every process reads it and queue it for
+        the background writer: either way other processes read it when set() returns.
 
         False only when the value can be neither written nor queued: the tier is unavailable
         or failing, or the queue is over its byte budget.
@@ -259,19 +273,23 @@ class DiskTier:
         return self._deferred.flush(timeout_s)
 
     def delete(self, key: str) -> bool:
+        with self._spill_turn:
+            if self._spill.active:  # hides a value spilled before from other processes at once
+                self._spill.append(key, None, None)
         self._deferred.discard(key, self._timeout_s + self._deferred_patience_s)
-        self._spill.remove(key)
         ok, deleted = self._call("delete", lambda cache: bool(cache.delete(key, retry=False)))
         return ok and bool(deleted)
 
     def _defer(self, key: str, value: bytes, expires_at: float | None) -> bool:
-        # Spilled first, so that the background writer cannot land the value and remove
-        # its file before the file exists.
-        self._spill.put(key, value, expires_at)
-        if self._deferred.defer(key, value, expires_at):
+        with self._spill_turn:
+            queued = self._deferred.defer(key, value, expires_at)
+            if queued and self._spill.active:
+                self._spill.append(key, value, expires_at)
+            elif queued:
+                self._spill_queue()  # starts the log with everything still queued
+        if queued:
             self._counters.deferred_write()
             return True
-        self._spill.remove_if_holds(key, value)
         self._warn_once(
             "queue-full",
             "docs cache %s: write of %s skipped, the background write queue is full",
@@ -314,17 +332,23 @@ class DiskTier:
         outcome, _ = self._attempt("write", write, wait_s=self._deferred_patience_s)
         return outcome
 
+    def _spill_queue(self) -> None:
+        """Append everything queued to this process's log (holding _spill_turn)."""
+        for key, pending in self._deferred.queued():
+            if not self._spill.append(key, pending.value, pending.expires_at):
+                break
+
     def _write_patiently(self, key: str, value: bytes, expire_s: float | None) -> bool:
         """The background writer's write: no caller waits, so it may wait for the lock."""
         self._opened.wait(self._deferred_patience_s)
         outcome = self._write_rows_patiently([(key, value, expire_s)])
-        self._spill.remove_if_holds(key, value)  # landed, or given up (a skipped write)
         if outcome is _Outcome.BUSY:
             self._record_busy("deferred write")
         if outcome is _Outcome.OK:
             self._count_write()
             return True
         self._counters.skipped_write()
+        self._gave_up_while_spilling = True  # still in the spill log: a later cull lands it
         return False
 
     def _write_batch_patiently(self, items: list[tuple[str, bytes, float | None]]) -> None:
@@ -332,8 +356,6 @@ class DiskTier:
         caller waits on this thread)."""
         self._opened.wait(self._deferred_patience_s)
         outcome = self._write_rows_patiently(items)
-        for key, value, _ in items:
-            self._spill.remove_if_holds(key, value)  # landed, or given up (skipped writes)
         if outcome is _Outcome.BUSY:
             self._record_busy("deferred write")
         if outcome is _Outcome.OK:
@@ -342,6 +364,16 @@ class DiskTier:
             return
         for _ in items:
             self._counters.skipped_write()
+        self._gave_up_while_spilling = True  # still in the spill log: a later cull lands it
+
+    def _retire_spill_log_if_idle(self) -> None:
+        """Called by the background writer when its queue has drained: every value in this
+        process's spill log has landed, so the log can go; or some were given up, and the
+        log is left (unlocked) for the next cull, here or in another process, to land."""
+        with self._spill_turn:
+            if self._spill.active and len(self._deferred) == 0:
+                self._spill.close(landed=not self._gave_up_while_spilling)
+            self._gave_up_while_spilling = False
 
     def clear(self) -> int:
         """Remove every entry; under contention, as many as could be removed in time."""
@@ -359,7 +391,7 @@ class DiskTier:
             return removed
 
         dropped = self._deferred.discard_all(self._timeout_s + self._deferred_patience_s)
-        self._spill.clear()  # queued values (counted in `dropped`) and other processes'
+        self._spill.clear()  # this process's queued values (in `dropped`) and other processes'
         self._call("clear", clear_rest)
         self._remove_moved_aside_databases()
         return removed + dropped
@@ -437,37 +469,48 @@ class DiskTier:
                 self._culling = False
 
     def _land_orphaned_spills(self) -> None:
-        """Values spilled by processes that died before landing them: written unless the
-        database already holds the key (then the file is older than the row), then removed."""
+        """Values spilled by processes that died before landing them: each written unless the
+        database holds a row for its key stored after it was spilled."""
+        with contextlib.closing(self._spill.orphans()) as orphans:
+            for newest in orphans:
+                rows = self._rows_to_land(list(newest.values()))
+                if rows is None:
+                    return  # busy or failing: the log stays, the next cull tries again
+                if rows and self._write_rows_patiently(rows) is not _Outcome.OK:
+                    return
+
+    def _rows_to_land(self, spilled: list[SpilledValue]) -> list[Row] | None:
         now = time.time()
-        for path, spilled in self._spill.older_than(SPILL_ORPHAN_AGE_S):
-            if spilled.expires_at is None or spilled.expires_at > now:
-                key = spilled.key
-                ok, present = self._call("read", functools.partial(_holds_key, key=key))
-                if not ok:
-                    return  # busy or failing: the next cull tries again
-                if not present:
-                    expire_s = None if spilled.expires_at is None else spilled.expires_at - now
-                    landed = self._write_rows_patiently([(key, spilled.value, expire_s)])
-                    if landed is not _Outcome.OK:
-                        return
-            try:
-                path.unlink(missing_ok=True)
-            except OSError as error:
-                logger.debug("docs cache: cannot remove %s: %s", path, error)
+        rows: list[Row] = []
+        for record in spilled:
+            if record.value is None or not record.is_live(now):
+                continue
+            ok, stored_at = self._call("read", functools.partial(_stored_at, key=record.key))
+            if not ok:
+                return None
+            if stored_at is None or stored_at < record.written_at:
+                expire_s = None if record.expires_at is None else record.expires_at - now
+                rows.append((record.key, record.value, expire_s))
+        return rows
 
     def close(self) -> None:
-        """Flush queued writes (bounded), then close this thread's connection."""
-        dropped = self._deferred.close(self._close_flush_s)
-        if dropped:
+        """Flush queued writes (bounded), then close this thread's connection. Values that
+        could not land stay in the spill log (where they went when queued) for the next
+        cull, in whichever process opens the cache next."""
+        self._deferred.flush(self._close_flush_s)
+        waiting = len(self._deferred)  # queued or in flight
+        self._deferred.close(0.0)
+        with self._spill_turn:
+            self._spill.close(landed=waiting == 0 and not self._gave_up_while_spilling)
+        if waiting:
             self._warn_once(
-                "dropped-on-close",
-                "docs cache %s: %d queued writes dropped at close (database busy)",
+                "left-on-close",
+                "docs cache %s: %d writes could not land before close (database busy);"
+                " left in %s for the next process to land",
                 self._directory,
-                dropped,
+                waiting,
+                self._spill.directory,
             )
-            for _ in range(dropped):
-                self._counters.skipped_write()
         self._caller_writer.close()
         self._background_writer.close()
         with self._lock:
@@ -631,8 +674,11 @@ class DiskTier:
         logger.log(logging.WARNING if first else logging.DEBUG, message, *args)
 
 
-def _holds_key(cache: Any, *, key: str) -> bool:
-    return key in cache
+def _stored_at(cache: Any, *, key: str) -> float | None:
+    """When the row for `key` was stored (epoch seconds), None without one."""
+    # diskcache's `_sql` is its connection's execute; the columns are those row_writer writes.
+    row = cache._sql("SELECT store_time FROM Cache WHERE key = ? AND raw = 1", (key,)).fetchone()
+    return None if row is None else float(row[0])
 
 
 def _yield_processor() -> None:

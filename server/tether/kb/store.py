@@ -301,10 +301,12 @@ class DocsStore:
         """Store in both tiers. False when the disk write was skipped (tier 1 is still set).
 
         The caller waits for tier 2's lock at most a few milliseconds (disk_tier's
-        CALLER_BUSY_TIMEOUT_MS): when another process holds it longer, the value is spilled to
-        a file and queued for this store's background writer, and True is returned; reads in
-        every process see it at once either way (close() or flush() waits for it to land in
-        the database). False means the tier is unavailable or failing, or the queue is full.
+        CALLER_BUSY_TIMEOUT_MS): when another process holds it longer, the value is queued for
+        this store's background writer and appended to this process's spill log, and True is
+        returned; reads in every process see it at once either way (close() or flush() waits
+        for it to land in the database; what cannot land by then is left in the log for the
+        next process to land). False means the tier is unavailable or failing, or the queue
+        is full.
         Raises TypeError only for a caller bug: `entry.meta` that orjson cannot encode.
         """
         data, string_key, expire_s = self._prepare_write(key, entry)
