@@ -182,3 +182,22 @@ async def test_context7_answers_go_through_the_same_ranking_and_budget(tmp_path:
     assert len(result.content) <= 200 * 4
     # The snippet that answers comes first although Context7 sent it sixteenth.
     assert result.content.startswith('Best matches for "retries":\n\n### Widget: Retry policy')
+
+
+async def test_a_context7_answer_nothing_matches_says_so_in_one_line(tmp_path: Path) -> None:
+    from tests.fakes.context7 import FakeContext7, FakeLibrary, snippet_docs
+    from tests.kb.test_service_resilience import context7_for
+
+    docs = snippet_docs("Widget", *[f"Topic {number}" for number in range(20)])
+    library = FakeLibrary("/fake/widget", "widget", docs)
+    async with FakeContext7(libraries=[library]) as fake:
+        service = DocsService(DocsStore(tmp_path / "cache"), [context7_for(fake)])
+        try:
+            result = await service.lookup("widget", "zeppelin", max_tokens=200)
+        finally:
+            await service.aclose()
+    first_line, _, rest = result.content.partition("\n\n")
+    assert first_line == (
+        'Nothing in this answer matches "zeppelin" well; the provider\'s order follows.'
+    )
+    assert rest.startswith(docs[:40]) and len(result.content) <= 200 * 4

@@ -3,7 +3,9 @@
 The text is split into its sections (headings, and the `-----` lines between Context7
 snippets), indexed in an in-memory FTS5 table, and answered by the same `answer` code:
 same BM25 ranking, same budget, same "best hits first" shape. A text that fits the budget
-is returned whole, and one that nothing in the query matches is cut from the top.
+is returned whole; when nothing in a longer one matches the query, one line says so and the
+provider's own order follows (Context7 already chose snippets for the query), cut to the
+budget.
 """
 
 from __future__ import annotations
@@ -12,7 +14,13 @@ from tether.kb.docindex import fts
 from tether.kb.docindex.answer import ranked_answer
 from tether.kb.docindex.doc_text import first_sentence
 from tether.kb.docindex.records import Kind, Record
-from tether.kb.ranking import CHARS_PER_TOKEN, query_terms, select, split_sections
+from tether.kb.ranking import (
+    CHARS_PER_TOKEN,
+    estimate_tokens,
+    query_terms,
+    select,
+    split_sections,
+)
 
 
 def rank_document(markdown: str, query: str, max_tokens: int) -> str:
@@ -42,5 +50,8 @@ def rank_document(markdown: str, query: str, max_tokens: int) -> str:
     finally:
         connection.close()
     if not hits:
-        return select(markdown, "", max_tokens)
+        shown = " ".join(query.split())
+        line = f'Nothing in this answer matches "{shown}" well; the provider\'s order follows.'
+        rest = select(markdown, "", max(1, max_tokens - estimate_tokens(line) - 1))
+        return f"{line}\n\n{rest}"[:budget]
     return ranked_answer(hits, query, budget)
