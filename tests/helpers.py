@@ -61,3 +61,28 @@ def process_alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def process_gone(pid: int) -> bool:
+    """Dead or a zombie (dead, waiting to be reaped)."""
+    return not process_alive(pid)
+
+
+def pair_workflow(*, before_b: str = "") -> str:
+    """Workflow `pair`: step a appends to marker.txt; step b (after a) runs `before_b`, appends
+    to marker.txt and, the first time only, sleeps 60 s: a run to kill while b sleeps and
+    resume to success."""
+    second = f"{before_b}echo b >> marker.txt; [ -f again ] && exit 0; touch again; sleep 60"
+    return f"""
+name = "pair"
+[[steps]]
+id = "a"
+kind = "command"
+run = ["sh", "-c", "echo a >> marker.txt"]
+
+[[steps]]
+id = "b"
+kind = "command"
+needs = ["a"]
+run = ["sh", "-c", "{second}"]
+"""

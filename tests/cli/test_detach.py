@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from tests.cli.test_runs import Workspace, last_line
+from tests.helpers import pair_workflow
 from tether.engine.journal import read_events
 from tether.engine.platform import group_alive, lock_owner
 
@@ -118,21 +119,7 @@ def test_killing_the_cli_with_its_process_group_leaves_the_run_going(ws: Workspa
     assert (ws.root / "marker.txt").read_text() == "start\n", done.stdout
 
 
-FIRST_THEN_SECOND = """
-[[steps]]
-id = "a"
-kind = "command"
-run = ["sh", "-c", "echo a >> marker.txt"]
-
-[[steps]]
-id = "b"
-kind = "command"
-needs = ["a"]
-run = ["sh", "-c", "{SECOND}"]
-""".replace(
-    "{SECOND}",
-    "echo $$$$ >> pids.txt; echo b >> marker.txt; [ -f again ] && exit 0; touch again; sleep 60",
-)
+FIRST_THEN_SECOND = pair_workflow(before_b="echo $$$$ >> pids.txt; ")  # $$ is tether's escape for $
 
 
 def test_a_killed_owner_is_seen_stopped_and_resumed_without_orphans(ws: Workspace) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.helpers import pair_workflow
 from tether.engine import run_operations as ops
 from tether.engine.events import Event, EventType
 from tether.engine.journal import JournalCursor, JournalError
@@ -112,19 +113,7 @@ async def test_a_reused_pid_does_not_make_a_dead_run_look_live(tmp_path: Path) -
         await ops.cancel_run(workspace, run_id)  # reaps the dead owner's step group
 
 
-PAIR = """
-name = "pair"
-[[steps]]
-id = "a"
-kind = "command"
-run = ["sh", "-c", "echo a >> marker.txt"]
-
-[[steps]]
-id = "b"
-kind = "command"
-needs = ["a"]
-run = ["sh", "-c", "echo b >> marker.txt; [ -f again ] && exit 0; touch again; sleep 60"]
-"""
+PAIR = pair_workflow()
 
 
 async def test_a_waiter_whose_owner_dies_takes_the_run_over(tmp_path: Path) -> None:

@@ -22,7 +22,9 @@ async def test_step_timeout_ends_the_step_on_time_and_runs_its_cleanup(
     )
     step = outcome.step("slow")
     assert step.status == "timed_out"
-    assert 1.0 <= outcome.elapsed <= 1.3, outcome.elapsed
+    # Not the 10 s sleep; the slack is for a loaded machine (the exact overshoot is a
+    # benchmark figure: tests/benchmarks/engine.py).
+    assert 1.0 <= outcome.elapsed < 3.0, outcome.elapsed
     assert step.reason == "step"
     assert (marks / "slow.cleanup").exists()
     assert outcome.state.status == "failed"
@@ -79,8 +81,9 @@ async def test_a_step_that_swallows_cancellation_is_abandoned_and_the_run_goes_o
     stubborn = outcome.step("stubborn")
     assert stubborn.status == "timed_out"
     assert "abandoned" in stubborn.error
-    # deadline 1 s + the in-process grace (0.5 s), and no waiting beyond it
-    assert 1.4 <= outcome.elapsed <= 2.2, outcome.elapsed
+    # deadline 1 s + the in-process grace (0.5 s), and no waiting for the step, which
+    # would end 3 s after its cancellation (at 4 s); the slack is for a loaded machine
+    assert 1.4 <= outcome.elapsed < 3.0, outcome.elapsed
     assert outcome.step("after").status == "succeeded"
     assert (marks / "stubborn.cleanup").exists()
     assert len(outcome.execution.runner.abandoned) == 1
@@ -225,7 +228,7 @@ async def test_the_run_timeout_bounds_a_longer_step_timeout(
         'timeout = "1s"\n'
         + python_step("long", "sleep_with_cleanup", 'timeout = "5s"', seconds=10, marks=str(marks))
     )
-    assert 0.95 <= outcome.elapsed <= 1.3, outcome.elapsed
+    assert 0.95 <= outcome.elapsed < 3.0, outcome.elapsed  # not the 5 s step timeout
     assert outcome.step("long").status == "timed_out"
     assert outcome.state.status == "timed_out"
 

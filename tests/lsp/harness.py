@@ -18,6 +18,8 @@ from pygls.protocol import default_converter
 from pytest_lsp import LanguageClient, LanguageClientProtocol, client_capabilities
 from pytest_lsp.client import register_lsp_features
 
+from tests.helpers import process_gone as process_gone  # re-exported for the LSP tests
+
 REPO = Path(__file__).resolve().parents[2]
 SERVER_DIR = REPO / "server"
 CLIENTS = {"vscode": "visual-studio-code", "neovim": "neovim"}
@@ -131,16 +133,6 @@ def make_client() -> TestClient:
         return None
 
     return client
-
-
-def process_gone(pid: int) -> bool:
-    """Dead or a zombie (dead, waiting to be reaped)."""
-    import psutil
-
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 def capabilities(name: str, *, progress: bool = True) -> types.ClientCapabilities:
