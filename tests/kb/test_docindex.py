@@ -195,6 +195,13 @@ async def test_plural_query_finds_the_singular_symbol_first(tmp_path: Path, site
     assert ">>> Timeout(5.0, connect=1.0)" in answer.split("### ", 2)[1]
 
 
+async def test_a_small_budget_still_starts_with_the_best_hit(tmp_path: Path, site: Path) -> None:
+    install(site, "gadget", "1.0", GADGET, README)
+    answer = await ask(provider_for(tmp_path, site), "gadget", "timeouts", max_tokens=40)
+    assert len(answer) <= 40 * 4
+    assert answer.split("\n\n")[1].startswith("### `gadget.Timeout(")
+
+
 async def test_exact_symbol_answers_that_symbol_only(tmp_path: Path, site: Path) -> None:
     install(site, "gadget", "1.0", GADGET, README)
     provider = provider_for(tmp_path, site)

@@ -74,7 +74,8 @@ def ranked_answer(hits: list[Hit], query: str, budget: int) -> str:
         lines = ["More matches:"]
         lines += [_one_line(hit.record) for hit in rest]
         blocks.append("\n".join(lines))
-    return fit(blocks, budget)
+    # The best hit is cut rather than dropped: a small budget still gets the answer's start.
+    return fit(blocks, budget, cut_up_to=1)
 
 
 def _diverse(hits: list[Hit], count: int) -> list[Hit]:
@@ -206,8 +207,9 @@ def _excerpt(text: str, limit: int, *, code: bool = False) -> str:
     return excerpt
 
 
-def fit(blocks: list[str], budget: int) -> str:
-    """Blocks in order while they fit; the first is cut rather than dropped."""
+def fit(blocks: list[str], budget: int, *, cut_up_to: int = 0) -> str:
+    """Blocks in order while they fit; the first ones (up to index `cut_up_to`) are cut
+    rather than dropped."""
     out: list[str] = []
     used = 0
     for index, block in enumerate(blocks):
@@ -217,7 +219,7 @@ def fit(blocks: list[str], budget: int) -> str:
             used += cost
             continue
         room = budget - used - 2
-        if index == 0 or (room > 200 and "\n- " in block):
+        if index <= cut_up_to or (room > 200 and "\n- " in block):
             out.append(_cut_lines(block, room))
             used = budget
         break
