@@ -202,6 +202,23 @@ async def test_a_small_budget_still_starts_with_the_best_hit(tmp_path: Path, sit
     assert answer.split("\n\n")[1].startswith("### `gadget.Timeout(")
 
 
+async def test_a_library_asked_for_by_its_import_name_is_found(tmp_path: Path, site: Path) -> None:
+    """Agents ask for what they import: `gadget` is installed as the PyGadget distribution
+    (RECORD only); `widgets` comes from a distribution whose top_level.txt names it."""
+    install(site, "PyGadget", "3.1", GADGET, README)
+    info = install(site, "widget_kit", "0.2", {"widgets/__init__.py": "def spin(): ..."})
+    (info / "top_level.txt").write_text("widgets\n")
+    provider = provider_for(tmp_path, site)
+    result = await provider.answer("gadget", None, "timeouts", 500)
+    assert result is not None and result.version == "3.1"
+    assert result.content.split("\n\n")[1].startswith("### `gadget.Timeout(")
+    assert await provider.installed_version("widgets") == "0.2"
+    # A name two distributions provide (a namespace package) picks neither.
+    install(site, "other_gadget", "1.0", {"gadget/extra.py": "X = 1"})
+    fresh = provider_for(tmp_path / "fresh", site)
+    assert await fresh.answer("gadget", None, "timeouts", 500) is None
+
+
 async def test_exact_symbol_answers_that_symbol_only(tmp_path: Path, site: Path) -> None:
     install(site, "gadget", "1.0", GADGET, README)
     provider = provider_for(tmp_path, site)

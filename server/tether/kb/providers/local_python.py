@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,9 +52,20 @@ class PythonPackages:
         self._lock = threading.Lock()
         self._index: dict[str, InstalledDistribution] = {}
         self._stamps: tuple[int, ...] | None = None
+        self._import_names: dict[str, InstalledDistribution] | None = None
+        """Top-level import name (lowercased) -> distribution, built on first need."""
 
     def find(self, library: str) -> InstalledDistribution | None:
-        return self._current_index().get(canonicalize_name(library))
+        """By distribution name, else by the name it is imported as (`jwt` for PyJWT, `yaml`
+        for PyYAML, `PIL` for Pillow): agents ask for what they import."""
+        index = self._current_index()
+        found = index.get(canonicalize_name(library))
+        if found is None and library.isidentifier():
+            with self._lock:
+                if self._import_names is None:
+                    self._import_names = _import_names(index.values())
+                found = self._import_names.get(library.lower())
+        return found
 
     def names(self) -> list[str]:
         return sorted(self._current_index())
@@ -136,6 +147,7 @@ class PythonPackages:
             if stamps != self._stamps:
                 self._index = _build_index(self.site_dirs)
                 self._stamps = stamps
+                self._import_names = None
             return self._index
 
 
@@ -160,6 +172,39 @@ def _build_index(site_dirs: Sequence[Path]) -> dict[str, InstalledDistribution]:
                 InstalledDistribution(canonicalize_name(raw_name), Path(entry.path), site_dir),
             )
     return index
+
+
+def _import_names(
+    distributions: Iterable[InstalledDistribution],
+) -> dict[str, InstalledDistribution]:
+    """Each top-level module or package name that exactly one distribution provides (a
+    name several provide, such as a namespace package, names none of them)."""
+    providers: dict[str, set[InstalledDistribution]] = {}
+    for found in distributions:
+        for name in _top_level_names(found.metadata_dir):
+            providers.setdefault(name.lower(), set()).add(found)
+    return {name: next(iter(found)) for name, found in providers.items() if len(found) == 1}
+
+
+def _top_level_names(metadata_dir: Path) -> set[str]:
+    """top_level.txt when the installer wrote one, else the first part of each path in
+    RECORD (`jwt/__init__.py` -> `jwt`, `six.py` -> `six`)."""
+    try:
+        listed = (metadata_dir / "top_level.txt").read_text("utf-8", errors="replace")
+        return {line.strip() for line in listed.splitlines() if line.strip().isidentifier()}
+    except OSError:
+        pass
+    try:
+        record = (metadata_dir / "RECORD").read_text("utf-8", errors="replace")
+    except OSError:
+        return set()
+    names: set[str] = set()
+    for line in record.splitlines():
+        first = line.split(",", 1)[0].split("/", 1)[0]
+        name = first.removesuffix(".py")
+        if name.isidentifier() and name != "__pycache__" and (first != name or "/" in line):
+            names.add(name)
+    return names
 
 
 def _mtime_ns(directory: Path) -> int:
