@@ -219,6 +219,37 @@ async def test_a_library_asked_for_by_its_import_name_is_found(tmp_path: Path, s
     assert await fresh.answer("gadget", None, "timeouts", 500) is None
 
 
+async def test_a_name_taken_from_a_compiled_module_s_stub_is_a_symbol(
+    tmp_path: Path, site: Path
+) -> None:
+    """`Engine = _engine.Engine`, the class typed in a .pyi stub beside a compiled module
+    (as cryptography's `Fernet = rust_fernet.Fernet`); also through `import a.b as c`."""
+    files = {
+        "turbo/__init__.py": """
+            from turbo._native import engine as _engine
+            import turbo._native.gears as gears_module
+
+            Engine = _engine.Engine
+            Gear = gears_module.Gear
+            Path = gears_module.os_path  # not a definition of this distribution: dropped
+            """,
+        "turbo/_native/__init__.pyi": "",
+        "turbo/_native/engine.pyi": """
+            class Engine:
+                \"\"\"A very fast engine.\"\"\"
+                def start(self, speed: int) -> None: ...
+            """,
+        "turbo/_native/gears.pyi": "import os\nos_path = os.path\nclass Gear: ...\n",
+    }
+    install(site, "turbo", "1.0", files)
+    provider = provider_for(tmp_path, site)
+    answer = await ask(provider, "turbo", "Engine")
+    assert answer.startswith("### `turbo.Engine`  (class)")
+    assert "A very fast engine." in answer and "`turbo.Engine.start(speed: int) -> None`" in answer
+    assert (await ask(provider, "turbo", "Gear")).startswith("### `turbo.Gear`  (class)")
+    assert "turbo.Path" not in await ask(provider, "turbo", "")
+
+
 async def test_exact_symbol_answers_that_symbol_only(tmp_path: Path, site: Path) -> None:
     install(site, "gadget", "1.0", GADGET, README)
     provider = provider_for(tmp_path, site)

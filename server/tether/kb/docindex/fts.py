@@ -23,7 +23,9 @@ from pathlib import Path
 from tether.kb.docindex.records import Kind, Record
 from tether.kb.ranking import STOPWORDS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Part of every index file's name: bumped when the schema or what the indexers extract
+changes, so that indexes built by an older tether are rebuilt, not reused."""
 
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 

@@ -57,6 +57,8 @@ class _Module:
     """Name bound here -> where it comes from (explicit imports, lazy maps)."""
     explicit: set[str] = field(default_factory=set)
     """Imports written as re-exports (`import x as x`, relative or same-package imports)."""
+    module_aliases: dict[str, str] = field(default_factory=dict)
+    """Name bound here by `import a.b as name` -> the module's dotted name."""
     star_sources: list[str] = field(default_factory=list)
     declared_all: list[str] | None = None
     strings: dict[str, str] = field(default_factory=dict)
@@ -436,6 +438,13 @@ def _scan_module(module: _Module, *, is_package: bool) -> None:
                 # in a plain module it is using. `import x as x` re-exports anywhere.
                 if (is_package and same_package) or alias.asname == alias.name:
                     module.explicit.add(bound)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname is not None:
+                    module.module_aliases[alias.asname] = alias.name
+                else:
+                    top_name = alias.name.split(".", 1)[0]
+                    module.module_aliases[top_name] = top_name
         elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
             _scan_assignment(module, node)
     if has_getattr:
@@ -493,6 +502,24 @@ def _scan_assignment(module: _Module, node: ast.Assign | ast.AnnAssign | ast.Aug
                 module.explicit.add(name)
             elif aliased in module.imports:
                 module.imports.setdefault(name, module.imports[aliased])
+                module.explicit.add(name)
+    # `Alias = module.Definition`: a name taken from a module imported here, as compiled
+    # packages do (cryptography's `Fernet = rust_fernet.Fernet`, typed in a .pyi stub). When
+    # `module` is not a module of this distribution the name resolves to nothing and is
+    # dropped.
+    if (
+        isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Attribute)
+        and isinstance(node.value.value, ast.Name)
+    ):
+        base, attribute = node.value.value.id, node.value.attr
+        source = module.module_aliases.get(base)
+        if source is None and base in module.imports:
+            imported = module.imports[base]
+            source = f"{imported.module}.{imported.name}"
+        if source is not None:
+            for name in names:
+                module.imports.setdefault(name, _Ref(source, attribute))
                 module.explicit.add(name)
 
 
