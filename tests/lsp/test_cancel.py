@@ -11,7 +11,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from tests.lsp.harness import TestClient, process_gone
+from tests.lsp.harness import TestClient, as_dict, process_gone
 
 
 async def wait_until_sleeping(client: TestClient, workspace: Path) -> tuple[int, ...]:
@@ -72,3 +72,41 @@ async def test_cancel_request_cancels_the_run(
         await asyncio.wait_for(request, 10)
     assert raised.value.code == types.LSPErrorCodes.RequestCancelled
     await assert_cancelled_cleanly(client, workspace, run_id, pids)
+
+
+# Takes a second to stop once cancelled (its TERM trap sleeps), and finishes at once when
+# run again with `resume-now` in the workspace.
+LINGERING = '''
+name = "lingering"
+
+[[steps]]
+id = "linger"
+kind = "command"
+shell = true
+run = """[ -f resume-now ] && exit 0
+trap 'sleep 1; exit 1' TERM
+touch lingering.started
+sleep 30 & wait $$!"""
+'''
+
+
+async def test_resume_sent_right_after_cancel_resumes_the_run_once_it_has_stopped(
+    client: TestClient, workspace: Path
+) -> None:
+    """An editor's Resume pressed as soon as it shows "cancelled": the run still holds its
+    lock while its cleanup runs. Before, the resume attached to the stopping run and
+    answered "cancelled"; it must resume the run once it has stopped."""
+    (workspace / ".tether" / "workflows" / "lingering.toml").write_text(LINGERING)
+    run_id = (await client.command("tether.start", {"workflow": "lingering"}))["run_id"]
+    await client.until(lambda: (workspace / "lingering.started").exists())
+    (workspace / "resume-now").write_text("")
+    # Both sent now, in this order (no await in between): the server reads the cancel first.
+    cancel = client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="tether.cancel", arguments=[{"run_id": run_id}])
+    )
+    resume = client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="tether.resume", arguments=[{"run_id": run_id}])
+    )
+    cancelled, resumed = await asyncio.gather(cancel, resume)
+    assert as_dict(cancelled)["status"] == "cancelled"
+    assert as_dict(resumed)["status"] == "succeeded", resumed

@@ -179,6 +179,11 @@ class Commands(Feature):
         wait = None if args.on_budget == "pause" else budget
         workspace = self.workspace_root.path
         request = ops.OwnerRequest(str(workspace), args.run_id, force=args.force, budget=run_budget)
+        # A run of this server that was asked to stop (cancelled, paused) still holds its
+        # lock while its cleanup runs: resuming it means after it has stopped, not attaching.
+        stopping = self.live_runs.get(args.run_id)
+        if stopping is not None and stopping.execution.runner.stop_reason is not None:
+            await asyncio.wait({stopping.task}, timeout=_CANCEL_WAIT)
         try:
             execution = await asyncio.to_thread(
                 ops.open_execution,
