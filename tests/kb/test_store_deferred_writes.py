@@ -311,3 +311,26 @@ def test_a_fifo_or_symlink_among_the_logs_never_blocks_or_is_followed(tmp_path: 
         assert store.get(KEY) is None  # returns: neither the FIFO nor the link was read
         assert store.clear() == 0
     assert outside.read_bytes() != b""  # clear truncated nothing through the link
+
+
+def test_a_reader_follows_a_log_as_it_grows_and_after_it_is_emptied(tmp_path: Path) -> None:
+    """A reader keeps what it has read of each log (a miss then costs a stat): it must see
+    what is appended since, and not trust its offsets once the log was emptied (a clear)
+    and written again past where it had read."""
+    writer = SpillLog(tmp_path)
+    reader = SpillLog(tmp_path)
+    try:
+        assert writer.append("a", b"one", None)
+        logs = reader.other_logs()
+        assert reader.find("a", logs) == b"one"
+        assert writer.append("b", b"two", None) and writer.append("a", b"three", None)
+        assert (reader.find("a", logs), reader.find("b", logs)) == (b"three", b"two")
+        assert writer.append("a", None, None)  # deleted
+        assert reader.find("a", logs) is None
+        reader.clear()
+        assert writer.append("c", b"x" * 200, None) and writer.append("d", b"four", None)
+        # Where its reading ended there is no record now: it reads the log again.
+        assert (reader.find("c", logs), reader.find("d", logs)) == (b"x" * 200, b"four")
+        assert reader.find("a", logs) is None
+    finally:
+        writer.close(landed=True)

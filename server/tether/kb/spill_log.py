@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -61,6 +61,17 @@ class SpilledValue:
         return self.value is not None and (self.expires_at is None or self.expires_at > now)
 
 
+@dataclass(slots=True)
+class _LogView:
+    """What this process has read of another process's log."""
+
+    inode: int
+    parsed: int = 0
+    """Bytes read and parsed: up to the end of the last whole record."""
+    newest: dict[str, tuple[int, float]] = field(default_factory=dict)
+    """Key -> (offset, written_at) of its newest record in the log."""
+
+
 class SpillLog:
     """This process's log (appends, emptying) and reads of every process's logs. Methods
     swallow OSError: a failure only means a value is not visible elsewhere before it lands."""
@@ -73,6 +84,8 @@ class SpillLog:
         self._name: str | None = None
         self._size = 0
         self._pid = os.getpid()
+        self._views: dict[str, _LogView] = {}
+        self._views_lock = threading.Lock()
 
     @property
     def directory(self) -> Path:
@@ -171,19 +184,66 @@ class SpillLog:
         return [name for name in self._log_names() if name != self._name]
 
     def find(self, key: str, logs: list[str]) -> bytes | None:
-        """The newest value spilled for `key` in `logs`, unless deleted or expired."""
-        encoded = key.encode()
-        newest: SpilledValue | None = None
-        for name in logs:
-            data = _read(f"{self._directory_name}/{name}")
-            if data is None or encoded not in data:
-                continue
-            for record in _decode(data):
-                if record.key == key and (newest is None or record.written_at >= newest.written_at):
-                    newest = record
-        if newest is None or not newest.is_live(time.time()):
+        """The newest value spilled for `key` in `logs`, unless deleted or expired.
+
+        What this process has read of each log is kept (which key's newest record is at
+        which offset): a log only grows until it is removed, so a miss costs a `stat` per
+        unchanged log and reads only what was appended since, then the one record found."""
+        with self._views_lock:
+            for name in set(self._views) - set(logs):
+                del self._views[name]  # removed: landed
+            for _ in range(2):
+                newest: tuple[float, str, int] | None = None
+                for name in logs:
+                    view = self._refresh(name)
+                    entry = None if view is None else view.newest.get(key)
+                    if entry is not None and (newest is None or entry[1] >= newest[0]):
+                        newest = (entry[1], name, entry[0])
+                if newest is None:
+                    return None
+                record = _read_record(f"{self._directory_name}/{newest[1]}", newest[2])
+                if record is not None and record.key == key:
+                    return record.value if record.is_live(time.time()) else None
+                # Emptied and written again since it was read (a clear): read it afresh.
+                self._views.pop(newest[1], None)
+        return None
+
+    def _refresh(self, name: str) -> _LogView | None:
+        """This process's view of log `name`, brought up to date; None when unreadable."""
+        path = f"{self._directory_name}/{name}"
+        try:
+            status = os.stat(path, follow_symlinks=False)  # noqa: PTH116 - str path, per miss
+        except OSError:
+            self._views.pop(name, None)
             return None
-        return newest.value
+        if not stat.S_ISREG(status.st_mode):
+            return None
+        view = self._views.get(name)
+        if view is None or view.inode != status.st_ino or status.st_size < view.parsed:
+            view = self._views[name] = _LogView(status.st_ino)
+        if status.st_size > view.parsed:
+            data = _read(path, offset=view.parsed)
+            if data is None:
+                return view
+            consumed = self._parse_into(view, data)
+            if not consumed and view.parsed:
+                # No record where the last one ended: emptied and written again (a clear),
+                # or a record being appended right now. Either way, read it whole.
+                view = self._views[name] = _LogView(status.st_ino)
+                data = _read(path)
+                if data is not None:
+                    self._parse_into(view, data)
+        return view
+
+    @staticmethod
+    def _parse_into(view: _LogView, data: bytes) -> int:
+        """Index the records in `data` (read from offset view.parsed); bytes consumed."""
+        consumed = 0
+        for start, end, record in _decode_spans(data):
+            view.newest[record.key] = (view.parsed + start, record.written_at)
+            consumed = end
+        view.parsed += consumed
+        return consumed
 
     def records(self) -> Iterator[SpilledValue]:
         """Every record in every log (for observers and tests)."""
@@ -271,6 +331,12 @@ def encode_record(
 
 def _decode(data: bytes) -> Iterator[SpilledValue]:
     """Records up to the first torn, corrupt or foreign one."""
+    for _, _, record in _decode_spans(data):
+        yield record
+
+
+def _decode_spans(data: bytes) -> Iterator[tuple[int, int, SpilledValue]]:
+    """(start, end, record) for each record up to the first torn, corrupt or foreign one."""
     import zlib
 
     offset, end = 0, len(data)
@@ -290,8 +356,30 @@ def _decode(data: bytes) -> Iterator[SpilledValue]:
         except UnicodeDecodeError:
             return
         value = None if flags & _TOMBSTONE else data[key_start + key_length : body_end]
-        yield SpilledValue(key, value, written_at, None if math.isnan(expires_at) else expires_at)
+        expiry = None if math.isnan(expires_at) else expires_at
+        yield offset, body_end + _CRC.size, SpilledValue(key, value, written_at, expiry)
         offset = body_end + _CRC.size
+
+
+def _read_record(path: str, offset: int) -> SpilledValue | None:
+    """The whole record at `offset` of the log at `path`, checked; None if it is not one."""
+    descriptor = _open_log(path)
+    if descriptor is None:
+        return None
+    try:
+        header = os.pread(descriptor, _HEADER.size, offset)
+        if len(header) < _HEADER.size:
+            return None
+        _, _, key_length, value_length, _, _ = _HEADER.unpack(header)
+        size = _HEADER.size + key_length + value_length + _CRC.size
+        data = os.pread(descriptor, size, offset)
+    except (OSError, struct.error):
+        return None
+    finally:
+        os.close(descriptor)
+    for _, _, record in _decode_spans(data):
+        return record
+    return None
 
 
 def _open_log(path: str | Path) -> int | None:
@@ -311,12 +399,16 @@ def _open_log(path: str | Path) -> int | None:
     return descriptor
 
 
-def _read(path: str | Path) -> bytes | None:
+def _read(path: str | Path, offset: int = 0) -> bytes | None:
     descriptor = _open_log(path)
     if descriptor is None:
         return None
     try:
+        if offset:
+            os.lseek(descriptor, offset, os.SEEK_SET)
         return _read_descriptor(descriptor)
+    except OSError:
+        return None
     finally:
         os.close(descriptor)
 
