@@ -10,9 +10,10 @@ library is indexed.
 
 Run from the repository root:  .venv/bin/python tests/benchmarks/docs_quality.py
 Options: --questions TSV (repeatable; default: ../shared/benchmarks/docs-questions.tsv for
-the Python packages of this repository's .venv, and tests/benchmarks/docs-questions-npm.tsv
-for the packages in --npm-workspace), --npm-workspace DIR (default editor-client/vscode,
-whose node_modules `make vscode` installs), --cold N (fresh processes timed, default 15).
+the Python packages of this repository's .venv, tests/benchmarks/docs-questions-npm.tsv for
+the packages in --npm-workspace, and tests/benchmarks/docs-questions-python-more.tsv),
+--npm-workspace DIR (default editor-client/vscode, whose node_modules `make vscode`
+installs), --cold N (fresh processes timed, default 15).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ WINDOW = 2000
 DEV_SET = REPO.parent / "shared" / "benchmarks" / "docs-questions.tsv"
 DEV_SET_FALLBACK = Path("/work/shared/benchmarks/docs-questions.tsv")
 NPM_SET = REPO / "tests" / "benchmarks" / "docs-questions-npm.tsv"
+MORE_PYTHON_SET = REPO / "tests" / "benchmarks" / "docs-questions-python-more.tsv"
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,7 @@ def main() -> None:
     args = parser.parse_args()
     dev_set = DEV_SET if DEV_SET.is_file() else DEV_SET_FALLBACK
     sets: list[tuple[str, Path, Path]] = []
-    for path in args.questions or [dev_set, NPM_SET]:
+    for path in args.questions or [dev_set, NPM_SET, MORE_PYTHON_SET]:
         is_npm = path.resolve() == NPM_SET.resolve()
         sets.append((path.name, path, args.npm_workspace if is_npm else REPO))
     output: dict[str, object] = {"machine": f"{os.cpu_count()} cpus, load {os.getloadavg()}"}

@@ -2,13 +2,17 @@
 
 Run from the repository root:  .venv/bin/python tests/benchmarks/kb.py
 Prints one JSON object. Options: --workers N --ops N --disk-timeout-ms N --tier1-samples N
---fresh-processes N --only tier1|tier2|contention.
+--fresh-processes N --only tier1|tier2|contention|scheduler-floor|visibility.
 
 Visibility: 8 processes write keys and read the keys the others wrote; an observer notes
 when each key first appears in the database or among the values spilled while waiting for
 its lock (what other processes read), so the lag from set() returning to the value
 being readable elsewhere is measured, as is every read that missed a key another process
 had written more than 50 ms before (each such miss would be a needless provider call).
+
+`scheduler-floor` runs the contention harness with calls that only compute for 20-80 us:
+the wall p99 the CPU scheduler alone gives a call of that cost when 8 busy processes share
+the cores (no store can do better than its own cost allows).
 
 Contention is run twice on the same load: `contention` measures plain wall time per call
 (as the baseline was measured) and throughput; `contention_store_waits` adds per-call
@@ -279,6 +283,48 @@ def bench_contention(
     }
 
 
+# -- the scheduler's share ------------------------------------------------------------------
+
+FLOOR_CALL_COSTS_US = (20, 40, 60, 80)
+
+
+def floor_worker(cost_us: float, ops: int, start: Any, results: Any) -> None:
+    """Calls that only compute for `cost_us` (no I/O, no lock, no other thread), with the
+    contention worker's own work between them (building a 4 KB value)."""
+    spin_s = cost_us / 1e6
+    start.wait()
+    durations = []
+    for op in range(ops):
+        began = time.perf_counter()
+        while time.perf_counter() - began < spin_s:
+            pass
+        durations.append(time.perf_counter() - began)
+        f"{op}:".ljust(VALUE_BYTES, "x")
+    results.put(durations)
+
+
+def bench_scheduler_floor(workers: int, ops: int) -> dict[str, Any]:
+    """Wall p99 of a pure computation of each cost in the contention harness: what the
+    scheduler alone does to a call when `workers` busy processes share the CPUs."""
+    context = multiprocessing.get_context("spawn")
+    figures: dict[str, Any] = {}
+    for cost in FLOOR_CALL_COSTS_US:
+        start = context.Barrier(workers + 1, timeout=60)
+        results = context.Queue()
+        processes = [
+            context.Process(target=floor_worker, args=(cost, ops, start, results))
+            for _ in range(workers)
+        ]
+        for process in processes:
+            process.start()
+        start.wait()
+        durations = [d for _ in processes for d in results.get(timeout=120)]
+        for process in processes:
+            process.join(timeout=30)
+        figures[f"compute_{cost}us"] = summary_ms(durations)
+    return figures
+
+
 # -- cross-process visibility ----------------------------------------------------------
 
 VISIBILITY_GRACE_S = 0.050
@@ -427,7 +473,9 @@ def main() -> None:
     parser.add_argument("--tier1-samples", type=int, default=100_000)
     parser.add_argument("--fresh-processes", type=int, default=10)
     parser.add_argument(
-        "--only", choices=["tier1", "tier2", "contention", "visibility"], default=None
+        "--only",
+        choices=["tier1", "tier2", "contention", "scheduler-floor", "visibility"],
+        default=None,
     )
     parser.add_argument("--visibility-writes", type=int, default=150)
     arguments = parser.parse_args()
@@ -462,6 +510,8 @@ def main() -> None:
                 arguments.disk_timeout_ms,
                 instrumented=True,
             )
+        if arguments.only in (None, "scheduler-floor"):
+            result["scheduler_floor"] = bench_scheduler_floor(arguments.workers, arguments.ops)
         if arguments.only in (None, "visibility"):
             result["visibility"] = bench_visibility(
                 root / "visibility", arguments.workers, arguments.visibility_writes
