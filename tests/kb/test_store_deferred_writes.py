@@ -334,3 +334,19 @@ def test_a_reader_follows_a_log_as_it_grows_and_after_it_is_emptied(tmp_path: Pa
         assert reader.find("a", logs) is None
     finally:
         writer.close(landed=True)
+
+
+def test_a_log_abandoned_before_it_was_named_is_removed_once_old(tmp_path: Path) -> None:
+    """A process killed between creating its log and renaming it into place leaves an empty
+    temporary file: the next open removes it once it is old, and leaves a young one alone."""
+    DocsStore(tmp_path).close()
+    spill = tmp_path / SPILL_DIRECTORY
+    spill.mkdir(exist_ok=True)
+    old, young = spill / ".tmp-4242-dead.log", spill / ".tmp-4243-new.log"
+    old.touch()
+    young.touch()
+    long_ago = time.time() - 3600
+    os.utime(old, (long_ago, long_ago))
+    with DocsStore(tmp_path) as store:
+        assert store.wait_disk_opened(10)
+    assert not old.exists() and young.exists()

@@ -42,6 +42,9 @@ SPILL_LOG_MAX_BYTES = 64 * 2**20
 """A log at this size takes no more values (they are still queued, only not visible to
 other processes before they land). It is removed whenever the writer's queue drains."""
 
+ABANDONED_TEMPORARY_AGE_S = 60.0
+"""A log still under its temporary name this long after it was created was abandoned."""
+
 _MAGIC = b"tsl1"
 _HEADER = struct.Struct("<4sBIIdd")  # magic, flags, key length, value length, written, expires
 _CRC = struct.Struct("<I")
@@ -279,6 +282,7 @@ class SpillLog:
     def orphans(self) -> Generator[dict[str, SpilledValue]]:
         """The newest record per key of each log whose writer died; each log is removed
         after the caller has finished with it (and kept if the caller stops early)."""
+        self._remove_abandoned_temporaries()
         for name in self._log_names():
             if name == self._name:
                 continue
@@ -298,6 +302,29 @@ class SpillLog:
                 path.unlink(missing_ok=True)
             except OSError as error:
                 logger.debug("docs cache: cannot land spill log %s: %s", path, error)
+            finally:
+                os.close(descriptor)
+
+    def _remove_abandoned_temporaries(self) -> None:
+        """A log whose writer died between creating and naming it holds nothing (nothing is
+        appended before the rename): removed once it is old and nobody holds its lock."""
+        try:
+            names = os.listdir(self._directory_name)  # noqa: PTH208 - names only
+        except OSError:
+            return
+        cutoff = time.time() - ABANDONED_TEMPORARY_AGE_S
+        for name in names:
+            if not name.startswith(_TEMPORARY_PREFIX):
+                continue
+            path = self._directory / name
+            descriptor = _open_log(path)
+            if descriptor is None:
+                continue
+            try:
+                if os.fstat(descriptor).st_mtime < cutoff and _try_lock_exclusive(descriptor):
+                    path.unlink(missing_ok=True)
+            except OSError as error:
+                logger.debug("docs cache: cannot remove %s: %s", path, error)
             finally:
                 os.close(descriptor)
 
