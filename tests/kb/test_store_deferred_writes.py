@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 import tether
 from tether.kb.deferred_writes import DeferredWrites
 from tether.kb.spill_log import SPILL_DIRECTORY, SpillLog, encode_record
@@ -350,3 +352,21 @@ def test_a_log_abandoned_before_it_was_named_is_removed_once_old(tmp_path: Path)
     with DocsStore(tmp_path) as store:
         assert store.wait_disk_opened(10)
     assert not old.exists() and young.exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chown needs root")
+def test_a_log_another_user_owns_is_never_read(tmp_path: Path) -> None:
+    """In a cache folder others can write (a shared $TETHER_CACHE_DIR), a log they planted
+    serves nothing."""
+    DocsStore(tmp_path).close()
+    spill = tmp_path / SPILL_DIRECTORY
+    spill.mkdir(exist_ok=True)
+    planted = spill / "4242-planted.log"
+    planted.write_bytes(
+        encode_record(KEY.as_string(), make_entry("planted").to_bytes(), time.time(), None)
+    )
+    os.chown(planted, 65534, 65534)
+    with DocsStore(tmp_path, memory_limit_bytes=0) as store:
+        assert store.wait_disk_opened(10)
+        assert store.get(KEY) is None
+    assert content_on_disk(tmp_path, KEY) is None  # and not landed as an orphan either

@@ -219,7 +219,7 @@ class SpillLog:
         except OSError:
             self._views.pop(name, None)
             return None
-        if not stat.S_ISREG(status.st_mode):
+        if not _ours(status):
             return None
         view = self._views.get(name)
         if view is None or view.inode != status.st_ino or status.st_size < view.parsed:
@@ -411,19 +411,26 @@ def _read_record(path: str, offset: int) -> SpilledValue | None:
 
 def _open_log(path: str | Path) -> int | None:
     """A descriptor for reading the log at `path`, or None: never through a symlink, never
-    blocking on a FIFO (non-blocking open), only a regular file."""
+    blocking on a FIFO (non-blocking open), only a regular file this user owns."""
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC | _NONBLOCK | _NOFOLLOW)
     except OSError:
         return None
     try:
-        regular = stat.S_ISREG(os.fstat(descriptor).st_mode)
+        regular = _ours(os.fstat(descriptor))
     except OSError:
         regular = False
     if not regular:
         os.close(descriptor)
         return None
     return descriptor
+
+
+def _ours(status: os.stat_result) -> bool:
+    """A regular file of this user's: another local user who can write the cache folder
+    (a shared $TETHER_CACHE_DIR) cannot plant values through it."""
+    mine = getattr(os, "getuid", None)
+    return stat.S_ISREG(status.st_mode) and (mine is None or status.st_uid == mine())
 
 
 def _read(path: str | Path, offset: int = 0) -> bytes | None:
