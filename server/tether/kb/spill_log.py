@@ -76,7 +76,7 @@ class _LogView:
 
 
 class SpillLog:
-    """This process's log (appends, emptying) and reads of every process's logs. Methods
+    """This process's log (appends, removal) and reads of every process's logs. Methods
     swallow OSError: a failure only means a value is not visible elsewhere before it lands."""
 
     def __init__(self, cache_directory: Path) -> None:
