@@ -248,3 +248,64 @@ async def test_a_result_taken_before_the_owner_journals_it_is_not_reported_waiti
     assert owner_went_on
     assert outcome.kind is ops.OutcomeKind.FINISHED, outcome.to_json()
     assert outcome.state.steps["ask"].output == "teal"
+
+
+# Takes a second to stop once cancelled (its TERM trap sleeps), and succeeds at once when
+# run again with `resume-now` in the workspace.
+LINGERING = '''
+name = "lingering"
+[[steps]]
+id = "linger"
+kind = "command"
+shell = true
+run = """[ -f resume-now ] && exit 0
+trap 'sleep 1; exit 1' TERM
+touch lingering.started
+sleep 30 & wait $$!"""
+'''
+
+
+async def test_resume_right_after_cancel_resumes_the_run_once_it_has_stopped(
+    tmp_path: Path,
+) -> None:
+    """`tether cancel RUN; tether resume RUN`: cancel only asks the owner to stop, which
+    takes its cleanup's time. Before, the resume attached to the stopping run and reported
+    it cancelled; it must resume the run once it has stopped."""
+    workspace = workspace_with(tmp_path, 0)
+    (workspace / ".tether" / "workflows" / "lingering.toml").write_text(LINGERING)
+    run_id = await ops.start_detached(workspace, "lingering", {})
+    while not (workspace / "lingering.started").exists():  # the step's own code runs
+        await asyncio.sleep(0.01)
+    (workspace / "resume-now").write_text("")
+    cancelled = await ops.cancel_run(workspace, run_id)
+    assert cancelled.outcome == "requested"
+    outcome = await ops.resume_run(workspace, run_id, budget=60)
+    assert outcome.kind is ops.OutcomeKind.FINISHED, outcome.to_json()
+    assert outcome.state.status == "succeeded"
+
+
+FIXABLE = """
+name = "fixable"
+[[steps]]
+id = "check"
+kind = "command"
+run = ["sh", "-c", "[ -f fixed ]"]
+"""
+
+
+async def test_resuming_a_failed_run_reports_the_resumed_run_not_the_old_end(
+    tmp_path: Path,
+) -> None:
+    """The owner a resume starts holds the run's lock before it journals its first line;
+    a waiter reading the journal in between found the previous invocation's end and
+    reported the run failed again while it went on."""
+    workspace = workspace_with(tmp_path, 0)
+    (workspace / ".tether" / "workflows" / "fixable.toml").write_text(FIXABLE)
+    for _ in range(3):  # the race is a few ms wide: try it more than once
+        (workspace / "fixed").unlink(missing_ok=True)
+        run_id = await ops.start_detached(workspace, "fixable", {})
+        first = await ops.wait_run(workspace, run_id, budget=30)
+        assert first.state.status == "failed"
+        (workspace / "fixed").write_text("")
+        resumed = await ops.resume_run(workspace, run_id, budget=30)
+        assert resumed.state.status == "succeeded", resumed.to_json()

@@ -60,6 +60,7 @@ from tether.engine.runs import (
     ResumeRefused,
     RunNotFound,
     RunSummary,
+    cancel_requested,
     choose_waiting_step,
     load_run,
     request_cancel,
@@ -515,7 +516,11 @@ async def wait_run(
                 if event.seq > after_seq:
                     on_event(event)
         if follower.ended is EventType.RUN_FINISHED:
-            return done(OutcomeKind.FINISHED, live=False)
+            stale = follower.state.last_seq <= after_seq
+            # An end already seen (a resume started at it): if an owner holds the run, it
+            # is resuming it and has not written its first line yet, so wait for that.
+            if not stale or await asyncio.to_thread(lock_owner, directory / LOCK_NAME) is None:
+                return done(OutcomeKind.FINISHED, live=False)
         unanswered = [
             step
             for step, seq in follower.waiting.items()
@@ -604,6 +609,9 @@ async def resume_run(
         # A live run is attached to without reading its journal first: its owner may not
         # have written the first line yet.
         owner = await asyncio.to_thread(lock_owner, run_dir(workspace, run_id) / LOCK_NAME)
+        # Its owner is stopping it on a cancel request (its cleanup still runs): resuming
+        # it means once it has stopped, not reporting the cancel this resume came after.
+        stopping = owner is not None and cancel_requested(run_dir(workspace, run_id))
         if owner is None:
             state, owner = await asyncio.to_thread(load_run, workspace, run_id)
         if owner is None:
@@ -641,11 +649,27 @@ async def resume_run(
         owner_died = outcome.kind is OutcomeKind.STOPPED and outcome.state.reason == GONE_REASON
         # A result handed in just as the owner let go is nobody's yet: take the run too.
         pending = not outcome.live and handed_results_pending(run_dir(workspace, run_id))
-        if not (owner_died or pending):
+        cancelled_before = (
+            stopping and not outcome.live and outcome.state.status is RunStatus.CANCELLED
+        )
+        if not (owner_died or pending or cancelled_before):
             return outcome
+        if cancelled_before:
+            # Its end is journaled a moment before its owner lets go of the lock.
+            await _until_released(run_dir(workspace, run_id) / LOCK_NAME, RELEASE_WAIT_S)
         force = False
     assert outcome is not None
     return outcome
+
+
+RELEASE_WAIT_S = 10.0
+"""How long a resume waits for a stopping owner to let go of a run once its end is written."""
+
+
+async def _until_released(lock: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while await asyncio.to_thread(lock_owner, lock) is not None and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)  # polled: the lock's release wakes nobody
 
 
 # -- cancel, show, list ---------------------------------------------------------------
