@@ -2,7 +2,7 @@
 
 Run from the repository root:  .venv/bin/python tests/benchmarks/kb.py
 Prints one JSON object. Options: --workers N --ops N --disk-timeout-ms N --tier1-samples N
---fresh-processes N --only tier1|tier2|contention|scheduler-floor|visibility.
+--fresh-processes N --only tier1|tier2|contention|scheduler-floor|append-only|visibility.
 
 Visibility: 8 processes write keys and read the keys the others wrote; an observer notes
 when each key first appears in the database or among the values spilled while waiting for
@@ -13,6 +13,12 @@ had written more than 50 ms before (each such miss would be a needless provider 
 `scheduler-floor` runs the contention harness with calls that only compute for 20-80 us:
 the wall p99 the CPU scheduler alone gives a call of that cost when 8 busy processes share
 the cores (no store can do better than its own cost allows).
+
+`append-only` runs the contention load with the cheapest write a store that keeps other
+processes' reads current could offer: set() only appends the value to the process's spill
+log (one os.write, where every reader already looks), and one separate process lands every
+log in the database in batches every 10 ms (a per-user writer process, without its
+bookkeeping). Reads are the store's own. It bounds what such a design could give the callers.
 
 Contention is run twice on the same load: `contention` measures plain wall time per call
 (as the baseline was measured) and throughput; `contention_store_waits` adds per-call
@@ -26,6 +32,7 @@ start and end are printed for that reason.
 from __future__ import annotations
 
 import argparse
+import functools
 import multiprocessing
 import os
 import platform
@@ -183,12 +190,15 @@ def contention_worker(
     instrumented: bool,
     start: Any,
     results: Any,
+    append_only: bool = False,
 ) -> None:
     sys.path.insert(0, str(REPOSITORY / "server"))
     from tether.kb.store import CacheKey, DocsStore
 
     store = DocsStore(Path(directory), memory_limit_bytes=0, disk_timeout_ms=timeout_ms)
     store.wait_disk_opened(60)
+    if append_only:
+        store.set = functools.partial(_append_only_set, store)  # type: ignore[method-assign]
     rng = random.Random(worker)
     keys = [CacheKey.of("context7", f"lib-{index}", "1.0", "") for index in range(KEYS)]
     start.wait()
@@ -233,10 +243,17 @@ def contention_worker(
 
 
 def bench_contention(
-    directory: Path, workers: int, ops: int, timeout_ms: int, *, instrumented: bool = False
+    directory: Path,
+    workers: int,
+    ops: int,
+    timeout_ms: int,
+    *,
+    instrumented: bool = False,
+    append_only: bool = False,
 ) -> dict[str, Any]:
     """The load as measured for the baseline. `instrumented` adds run-queue accounting per
-    call (two /proc reads each, ~0.1 ms): use its figures for store waits only."""
+    call (two /proc reads each, ~0.1 ms): use its figures for store waits only.
+    `append_only`: see the module's docstring."""
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(workers + 1, timeout=60)
     results = context.Queue()
@@ -244,9 +261,14 @@ def bench_contention(
         context.Process(
             target=contention_worker,
             args=(str(directory), worker, ops, timeout_ms, instrumented, start, results),
+            kwargs={"append_only": append_only},
         )
         for worker in range(workers)
     ]
+    stop_landing = context.Event()
+    lander = context.Process(target=_land_logs, args=(str(directory), stop_landing))
+    if append_only:
+        lander.start()
     for process in processes:
         process.start()
     start.wait()
@@ -255,6 +277,9 @@ def bench_contention(
     wall = time.perf_counter() - wall_began
     for process in processes:
         process.join(timeout=30)
+    if append_only:
+        stop_landing.set()
+        lander.join(timeout=30)
     durations = [d for report in reports for d in report["durations"]]
     if instrumented:
         return {
@@ -281,6 +306,35 @@ def bench_contention(
             BASELINE["p99_ms"] / (percentile(durations, 0.99) * 1000), 2
         ),
     }
+
+
+def _append_only_set(store: Any, key: Any, entry: Any) -> bool:
+    """set() reduced to appending to this process's spill log (the `append-only` bound)."""
+    data, string_key, expire_s = store._prepare_write(key, entry)
+    expires_at = None if expire_s is None else time.time() + expire_s
+    return bool(store._disk._spill.append(string_key, data, expires_at))
+
+
+def _land_logs(directory: str, stop: Any) -> None:
+    """The `append-only` bound's writer process: lands what every log gained, every 10 ms,
+    in one statement per round."""
+    from tether.kb.row_writer import RowWriter
+    from tether.kb.spill_log import SPILL_DIRECTORY, _decode_spans, _read
+
+    writer = RowWriter(Path(directory) / "cache.db", busy_timeout_ms=2000)
+    logs = Path(directory) / SPILL_DIRECTORY
+    landed_up_to: dict[str, int] = {}
+    while not stop.wait(0.010):
+        rows: dict[str, tuple[str, bytes, float | None]] = {}
+        names = os.listdir(logs) if logs.is_dir() else []
+        for name in names:
+            offset = landed_up_to.get(name, 0)
+            for _, end, record in _decode_spans(_read(logs / name, offset) or b""):
+                if record.value is not None:
+                    rows[record.key] = (record.key, record.value, None)
+                landed_up_to[name] = offset + end
+        if rows:
+            writer.write_inline(list(rows.values()))
 
 
 # -- the scheduler's share ------------------------------------------------------------------
@@ -474,7 +528,7 @@ def main() -> None:
     parser.add_argument("--fresh-processes", type=int, default=10)
     parser.add_argument(
         "--only",
-        choices=["tier1", "tier2", "contention", "scheduler-floor", "visibility"],
+        choices=["tier1", "tier2", "contention", "scheduler-floor", "append-only", "visibility"],
         default=None,
     )
     parser.add_argument("--visibility-writes", type=int, default=150)
@@ -512,6 +566,14 @@ def main() -> None:
             )
         if arguments.only in (None, "scheduler-floor"):
             result["scheduler_floor"] = bench_scheduler_floor(arguments.workers, arguments.ops)
+        if arguments.only in (None, "append-only"):
+            result["append_only_bound"] = bench_contention(
+                root / "append-only",
+                arguments.workers,
+                arguments.ops,
+                arguments.disk_timeout_ms,
+                append_only=True,
+            )
         if arguments.only in (None, "visibility"):
             result["visibility"] = bench_visibility(
                 root / "visibility", arguments.workers, arguments.visibility_writes
