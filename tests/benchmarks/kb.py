@@ -266,8 +266,9 @@ def bench_contention(
         for worker in range(workers)
     ]
     stop_landing = context.Event()
-    lander = context.Process(target=_land_logs, args=(str(directory), stop_landing))
+    lander = None
     if append_only:
+        lander = context.Process(target=_land_logs, args=(str(directory), stop_landing))
         lander.start()
     for process in processes:
         process.start()
@@ -277,7 +278,7 @@ def bench_contention(
     wall = time.perf_counter() - wall_began
     for process in processes:
         process.join(timeout=30)
-    if append_only:
+    if lander is not None:
         stop_landing.set()
         lander.join(timeout=30)
     durations = [d for report in reports for d in report["durations"]]
@@ -553,27 +554,21 @@ def main() -> None:
             result["tier2_hit_fresh_process"] = bench_tier2_fresh_process(
                 root / "tier2", arguments.fresh_processes, 20
             )
-        if arguments.only in (None, "contention"):
-            result["contention"] = bench_contention(
-                root / "contention", arguments.workers, arguments.ops, arguments.disk_timeout_ms
+
+        def contention(name: str, **mode: bool) -> dict[str, Any]:
+            return bench_contention(
+                root / name, arguments.workers, arguments.ops, arguments.disk_timeout_ms, **mode
             )
-            result["contention_store_waits"] = bench_contention(
-                root / "contention-instrumented",
-                arguments.workers,
-                arguments.ops,
-                arguments.disk_timeout_ms,
-                instrumented=True,
+
+        if arguments.only in (None, "contention"):
+            result["contention"] = contention("contention")
+            result["contention_store_waits"] = contention(
+                "contention-instrumented", instrumented=True
             )
         if arguments.only in (None, "scheduler-floor"):
             result["scheduler_floor"] = bench_scheduler_floor(arguments.workers, arguments.ops)
         if arguments.only in (None, "append-only"):
-            result["append_only_bound"] = bench_contention(
-                root / "append-only",
-                arguments.workers,
-                arguments.ops,
-                arguments.disk_timeout_ms,
-                append_only=True,
-            )
+            result["append_only_bound"] = contention("append-only", append_only=True)
         if arguments.only in (None, "visibility"):
             result["visibility"] = bench_visibility(
                 root / "visibility", arguments.workers, arguments.visibility_writes
